@@ -81,21 +81,13 @@ export interface ExternalModel {
     digest?: string;
 }
 
-export interface InvalidFile {
-    path: string;
-    abs_path: string;
-    size_bytes: number;
-    reason: string;
-    source: ModelSource;
-}
-
 export interface ModelsIndex {
     version: 1;
     generated_at: string;
     home: string;
     models_dir: string;
+    /** Every model file found, invalid ones included (status "invalid" with a reason; they are never served). */
     models: ModelEntry[];
-    invalid: InvalidFile[];
     /** Projector files and the model they belong to. */
     projectors: Array<{path: string; abs_path: string; size_bytes: number; model: string | null}>;
 }
