@@ -89,5 +89,5 @@ export interface ModelsIndex {
     /** Every model file found, invalid ones included (status "invalid" with a reason; they are never served). */
     models: ModelEntry[];
     /** Projector files and the model they belong to. */
-    projectors: Array<{path: string; abs_path: string; size_bytes: number; model: string | null}>;
+    projectors: Array<{path: string; abs_path: string; size_bytes: number; mtime_ms: number; model: string | null}>;
 }

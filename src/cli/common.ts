@@ -1,0 +1,29 @@
+import {ConfigError, loadConfig, parseCommonArgs, type ProviderConfig} from "../config/load.js";
+
+/** Loads the config for a CLI entry point; a ConfigError prints its message and exits 2 (no stack trace). */
+export function loadConfigForCli(argv: string[] = process.argv.slice(2)): {config: ProviderConfig; rest: string[]} {
+    try {
+        const {home, configPath, rest} = parseCommonArgs(argv);
+        return {config: loadConfig({home, configPath}), rest};
+    } catch (err) {
+        if (err instanceof ConfigError) {
+            process.stderr.write(`error: ${err.message}\n`);
+            process.exit(2);
+        }
+        throw err;
+    }
+}
+
+export function formatBytes(n: number): string {
+    if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GB`;
+    if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+    if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
+    return `${n} B`;
+}
+
+/** A plain text table: columns padded to their widest cell. */
+export function renderTable(header: string[], rows: string[][]): string {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+    return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}

@@ -1,0 +1,20 @@
+/** `npm run scan -- [--home DIR] [--config FILE]`: find GGUF models, print a table, write registry/models_index.json. */
+import {scanModels} from "../registry/scan.js";
+import {externalSourcesFor} from "../registry/external.js";
+import {formatBytes, loadConfigForCli, renderTable} from "./common.js";
+
+const {config} = loadConfigForCli();
+const {index, stats, warnings} = await scanModels(config, {external: externalSourcesFor(config)});
+const rows = index.models.map((m) => [
+    m.name,
+    formatBytes(m.size_bytes),
+    m.metadata?.quantization ?? "-",
+    m.metadata?.parameter_size || "-",
+    m.source,
+    m.status === "invalid" ? `invalid: ${m.reason ?? ""}` : m.status
+]);
+process.stdout.write(`Models in ${config.paths.models}\n\n`);
+process.stdout.write(rows.length > 0 ? renderTable(["NAME", "SIZE", "QUANT", "PARAMS", "SOURCE", "STATUS"], rows) + "\n" : "(no GGUF models found)\n");
+if (index.projectors.length > 0) process.stdout.write(`\n${index.projectors.length} projector file(s) attached to their models.\n`);
+for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
+process.stdout.write(`\nWrote ${config.paths.registry} (${index.models.length} entries; ${stats.headerReads} headers read, ${stats.reused} cached).\n`);
