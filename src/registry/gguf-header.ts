@@ -94,9 +94,18 @@ export async function readGgufMetadata(filePath: string): Promise<{meta: GgufMet
         has_fim: ggml.fim_pre_token_id != null || ggml.prefix_token_id != null,
         supports_tools: chatTemplate != null && /\btools\b/.test(chatTemplate),
         general_name: typeof general.name === "string" ? general.name : null,
-        split_count: splitCount
+        split_count: splitCount,
+        block_count: asNumber(arch.block_count),
+        head_count: asNumber(((arch.attention ?? {}) as Dict).head_count),
+        head_count_kv: asNumber(((arch.attention ?? {}) as Dict).head_count_kv) ?? asNumber(((arch.attention ?? {}) as Dict).head_count),
+        vocab_size: asNumber(arch.vocab_size) ?? vocabFromTensors(info)
     };
     return {meta, info};
+}
+
+function vocabFromTensors(info: GgufFileInfo): number | null {
+    const embd = (info.fullTensorInfo ?? info.tensorInfo ?? []).find((t) => t.name === "token_embd.weight");
+    return embd && embd.dimensions.length >= 2 ? Number(embd.dimensions[1]) : null;
 }
 
 /** A projector (mmproj) is an attachment, never a model of its own. */

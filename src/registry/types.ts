@@ -25,6 +25,11 @@ export interface GgufMetadata {
     supports_tools: boolean;
     general_name: string | null;
     split_count: number;
+    /** Shape facts for the memory estimate made before a load. */
+    block_count: number | null;
+    head_count: number | null;
+    head_count_kv: number | null;
+    vocab_size: number | null;
 }
 
 /** One entry of registry/models_index.json (the seed's schema plus metadata). */

@@ -1,0 +1,337 @@
+import os from "node:os";
+import {randomBytes} from "node:crypto";
+import {
+    getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel,
+    type ChatHistoryItem, type ChatModelFunctions, type Llama, type LlamaContext, type LlamaContextSequence,
+    type LlamaEmbeddingContext, type LlamaGrammar, type LlamaModel, type Token
+} from "node-llama-cpp";
+import type {
+    EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, ToolCall
+} from "../runtime/protocol.js";
+import {sanitizeSchema, toChatHistory, toFunctions} from "./history.js";
+
+type Emit = (event: GenerationEvent) => void;
+
+/** A request-level failure with the HTTP status the server should answer with. */
+export class EngineError extends Error {
+    constructor(message: string, readonly status: number) {
+        super(message);
+    }
+}
+
+interface Slot {
+    sequence: LlamaContextSequence;
+    chat: LlamaChat;
+    completion: LlamaCompletion;
+    busy: boolean;
+}
+
+function callId(): string {
+    const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+    const bytes = randomBytes(8);
+    return "call_" + [...bytes].map((b) => alphabet[b % alphabet.length]).join("");
+}
+
+/**
+ * Hosts one model in one runner process: a context with `parallel` sequences, each request on the free
+ * sequence that shares the longest prefix with its prompt (llama-server's slot choice), so only new tokens are evaluated.
+ */
+export class Engine {
+    private llama!: Llama;
+    private model!: LlamaModel;
+    private context!: LlamaContext;
+    private slots: Slot[] = [];
+    private embeddingContext: Promise<LlamaEmbeddingContext> | null = null;
+    private grammarCache = new Map<string, Promise<LlamaGrammar>>();
+    private threads = 1;
+    private waiters: Array<() => void> = [];
+
+    async load(spec: LoadSpec): Promise<LoadedInfo> {
+        const t0 = performance.now();
+        this.threads = spec.threads > 0 ? spec.threads : Math.max(1, Math.min(os.availableParallelism(), physicalCores()));
+        this.llama = await getLlama({
+            gpu: spec.gpu === "auto" ? "auto" : spec.gpu,
+            build: "never",
+            maxThreads: this.threads,
+            logLevel: (spec.logLevel as LlamaLogLevel | undefined) ?? LlamaLogLevel.error
+        });
+        this.model = await this.llama.loadModel({modelPath: spec.modelPath});
+        const train = this.model.trainContextSize;
+        const contextSize = Math.max(16, spec.contextSize);
+        this.context = await this.model.createContext({
+            contextSize,
+            sequences: spec.parallel,
+            threads: {ideal: this.threads, min: 1},
+            batchSize: Math.min(512, contextSize)
+        });
+        for (let i = 0; i < spec.parallel; i++) {
+            const sequence = this.context.getSequence();
+            this.slots.push({
+                sequence,
+                chat: new LlamaChat({contextSequence: sequence, autoDisposeSequence: false}),
+                completion: new LlamaCompletion({contextSequence: sequence}),
+                busy: false
+            });
+        }
+        const infill = this.model.tokens.infill.prefix != null && this.model.tokens.infill.suffix != null;
+        return {
+            contextSize: this.context.contextSize,
+            trainContextSize: train,
+            parallel: spec.parallel,
+            estimateBytes: this.model.memoryUsage?.ram != null ? Number(this.model.size) + Number(this.context.memoryUsage?.ram ?? 0) : Number(this.model.size),
+            rssBytes: process.memoryUsage().rss,
+            loadMs: performance.now() - t0,
+            infill,
+            embeddingLength: this.model.embeddingVectorSize,
+            chatWrapper: this.slots[0]!.chat.chatWrapper.wrapperName,
+            gpu: this.llama.gpu
+        };
+    }
+
+    /** Waits for a free sequence and picks the one whose evaluated tokens share the longest prefix with `tokens`. */
+    private async takeSlot(tokens: Token[]): Promise<Slot> {
+        for (;;) {
+            let best: Slot | null = null;
+            let bestShared = -1;
+            for (const s of this.slots) {
+                if (s.busy) continue;
+                const shared = s.sequence.compareContextTokens(tokens).firstDifferentIndex;
+                if (shared > bestShared) {
+                    best = s;
+                    bestShared = shared;
+                }
+            }
+            if (best) {
+                best.busy = true;
+                return best;
+            }
+            // the server never sends more than `parallel` requests; this only covers a race at release time
+            await new Promise<void>((resolve) => this.waiters.push(resolve));
+        }
+    }
+
+    private releaseSlot(slot: Slot): void {
+        slot.busy = false;
+        this.waiters.shift()?.();
+    }
+
+    private async grammarFor(req: GenerateRequest): Promise<LlamaGrammar | undefined> {
+        if (req.grammar != null) {
+            const key = "gbnf:" + req.grammar;
+            if (!this.grammarCache.has(key))
+                this.grammarCache.set(key, this.llama.createGrammar({grammar: req.grammar}));
+            return this.grammarCache.get(key)!;
+        }
+        if (req.format == null) return undefined;
+        const key = req.format === "json" ? "json" : "schema:" + JSON.stringify(req.format);
+        if (!this.grammarCache.has(key)) {
+            const p = req.format === "json"
+                ? this.llama.getGrammarFor("json")
+                : this.llama.createGrammarForJsonSchema(sanitizeSchema(req.format) as Parameters<Llama["createGrammarForJsonSchema"]>[0]);
+            this.grammarCache.set(key, p);
+            p.catch(() => this.grammarCache.delete(key));
+        }
+        try {
+            return await this.grammarCache.get(key)!;
+        } catch (err) {
+            throw new EngineError(`invalid format schema: ${(err as Error).message}`, 400);
+        }
+    }
+
+    private sampling(req: GenerateRequest) {
+        const o = req.options;
+        return {
+            temperature: o.temperature,
+            topK: o.top_k,
+            topP: o.top_p,
+            minP: o.min_p,
+            seed: o.seed,
+            repeatPenalty: o.repeat_penalty !== 1 || o.presence_penalty !== 0 || o.frequency_penalty !== 0
+                ? {penalty: o.repeat_penalty, lastTokens: o.repeat_last_n < 0 ? this.context.contextSize : o.repeat_last_n, presencePenalty: o.presence_penalty, frequencyPenalty: o.frequency_penalty}
+                : false as const,
+            customStopTriggers: o.stop.length > 0 ? o.stop : undefined
+        };
+    }
+
+    /** Fewest of: the request's num_predict and what is left of the context after the prompt. */
+    private maxTokens(req: GenerateRequest, promptTokens: number): number {
+        const room = this.context.contextSize - promptTokens;
+        if (room < 1)
+            throw new EngineError(`the input length (${promptTokens} tokens) exceeds the context length (${this.context.contextSize} tokens); shorten the prompt or raise context_size for this model`, 400);
+        const n = req.options.num_predict;
+        return n > 0 ? Math.min(n, room) : room;
+    }
+
+    async generate(id: number, req: GenerateRequest, emit: Emit, signal: AbortSignal): Promise<void> {
+        const grammar = await this.grammarFor(req);
+        const functions = req.mode === "chat" && req.tool_choice !== "none" ? toFunctions(req.tools) : undefined;
+        if (grammar && functions)
+            throw new EngineError("a request cannot combine tools with a format or grammar: the engine cannot constrain both at once; send one or the other", 400);
+
+        if (req.mode === "chat") return this.generateChat(id, req, emit, signal, grammar, functions);
+        return this.generateCompletion(id, req, emit, signal, grammar);
+    }
+
+    private fitHistory(history: ChatHistoryItem[], functions: ChatModelFunctions | undefined): {history: ChatHistoryItem[]; tokens: Token[]} {
+        const wrapper = this.slots[0]!.chat.chatWrapper;
+        const render = (h: ChatHistoryItem[]) => wrapper.generateContextState({chatHistory: h, availableFunctions: functions, documentFunctionParams: true})
+            .contextText.tokenize(this.model.tokenizer);
+        let tokens = render(history);
+        // like Ollama's truncate: drop the oldest turns (never the system prompt or the last message) until it fits
+        const limit = this.context.contextSize - 1;
+        let h = history;
+        while (tokens.length >= limit) {
+            const idx = h.findIndex((item, i) => item.type !== "system" && i < h.length - 1);
+            if (idx === -1) break;
+            h = [...h.slice(0, idx), ...h.slice(idx + 1)];
+            tokens = render(h);
+        }
+        return {history: h, tokens};
+    }
+
+    private async generateChat(id: number, req: GenerateRequest, emit: Emit, signal: AbortSignal,
+        grammar: LlamaGrammar | undefined, functions: ChatModelFunctions | undefined): Promise<void> {
+        const {history, tokens} = this.fitHistory(toChatHistory(req.messages ?? []), functions);
+        const maxTokens = this.maxTokens(req, tokens.length);
+        const slot = await this.takeSlot(tokens);
+        try {
+            const before = slot.sequence.tokenMeter.getState();
+            const t0 = performance.now();
+            let tFirst: number | undefined;
+            let evalCount = 0;
+            let pendingTokens = 0;
+            // grammar and functions are exclusive in node-llama-cpp's types (checked above), so pass one shape or the other
+            const constraint = functions ? {functions, documentFunctionParams: true} : {grammar};
+            const res = await slot.chat.generateResponse(history, {
+                ...this.sampling(req),
+                maxTokens,
+                ...(constraint as {grammar?: undefined}),
+                signal,
+                stopOnAbortSignal: true,
+                trimWhitespaceSuffix: false,
+                onToken: (t) => {
+                    tFirst ??= performance.now();
+                    evalCount += t.length;
+                    pendingTokens += t.length;
+                },
+                onTextChunk: (text) => {
+                    if (text === "") return;
+                    emit({type: "text", id, text, tokens: pendingTokens});
+                    pendingTokens = 0;
+                }
+            });
+            const t1 = performance.now();
+            const returnedCalls = (res as {functionCalls?: Array<{functionName: string; params: unknown}>}).functionCalls ?? [];
+            const calls: ToolCall[] = returnedCalls.map((c) => ({id: callId(), name: c.functionName, arguments: (c.params ?? {}) as Record<string, unknown>}));
+            if (calls.length > 0) emit({type: "tool_calls", id, calls});
+            const stop = res.metadata.stopReason;
+            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, evalCount, t0, tFirst, t1,
+                calls.length > 0 ? "tool_calls" : stop === "maxTokens" ? "length" : "stop")});
+        } finally {
+            this.releaseSlot(slot);
+        }
+    }
+
+    private async generateCompletion(id: number, req: GenerateRequest, emit: Emit, signal: AbortSignal, grammar: LlamaGrammar | undefined): Promise<void> {
+        const tok = this.model.tokenizer;
+        let tokens: Token[];
+        if (req.mode === "infill") {
+            if (this.model.tokens.infill.prefix == null || this.model.tokens.infill.suffix == null)
+                throw new EngineError("this model does not support insert: its GGUF has no fill-in-the-middle tokens", 400);
+            tokens = [this.model.tokens.infill.prefix, ...tok(req.prompt ?? ""), this.model.tokens.infill.suffix, ...tok(req.suffix ?? "")];
+        } else {
+            // raw prompts carry the client's own special tokens (Zed's FIM markers), so parse them
+            tokens = [...(this.model.tokens.shouldPrependBosToken && this.model.tokens.bos != null ? [this.model.tokens.bos] : []), ...tok(req.prompt ?? "", true)];
+        }
+        const maxTokens = this.maxTokens(req, tokens.length);
+        const slot = await this.takeSlot(tokens);
+        try {
+            const before = slot.sequence.tokenMeter.getState();
+            const t0 = performance.now();
+            let tFirst: number | undefined;
+            let evalCount = 0;
+            let pendingTokens = 0;
+            const opts = {
+                ...this.sampling(req),
+                maxTokens,
+                grammar,
+                signal,
+                stopOnAbortSignal: true,
+                trimWhitespaceSuffix: false,
+                disableContextShift: true,
+                onToken: (t: Token[]) => {
+                    tFirst ??= performance.now();
+                    evalCount += t.length;
+                    pendingTokens += t.length;
+                },
+                onTextChunk: (text: string) => {
+                    if (text === "") return;
+                    emit({type: "text", id, text, tokens: pendingTokens});
+                    pendingTokens = 0;
+                }
+            };
+            const res = req.mode === "infill"
+                ? await slot.completion.generateInfillCompletionWithMeta(req.prompt ?? "", req.suffix ?? "", opts)
+                : await slot.completion.generateCompletionWithMeta(tokens, opts);
+            const t1 = performance.now();
+            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, evalCount, t0, tFirst, t1,
+                res.metadata.stopReason === "maxTokens" ? "length" : "stop")});
+        } finally {
+            this.releaseSlot(slot);
+        }
+    }
+
+    private stats(slot: Slot, before: ReturnType<LlamaContextSequence["tokenMeter"]["getState"]>, promptTokens: number, evalCount: number,
+        t0: number, tFirst: number | undefined, t1: number, doneReason: GenerationStats["done_reason"]): GenerationStats {
+        const used = slot.sequence.tokenMeter.diff(before);
+        // the meter counts the last prompt token as output (it is decoded with logits); add it back to the prompt side
+        const evaluated = Math.min(promptTokens, used.usedInputTokens + 1);
+        return {
+            done_reason: doneReason,
+            prompt_eval_count: evaluated,
+            prompt_tokens: promptTokens,
+            cached_tokens: Math.max(0, promptTokens - evaluated),
+            eval_count: evalCount,
+            prompt_eval_duration_ns: Math.round(((tFirst ?? t1) - t0) * 1e6),
+            eval_duration_ns: Math.round((t1 - (tFirst ?? t1)) * 1e6),
+            context_size: this.context.contextSize
+        };
+    }
+
+    async embed(req: EmbedRequest): Promise<EmbedResult> {
+        this.embeddingContext ??= this.model.createEmbeddingContext({
+            contextSize: Math.min(this.context.contextSize, this.model.trainContextSize || this.context.contextSize),
+            threads: this.threads
+        });
+        const ec = await this.embeddingContext;
+        const limit = Math.min(this.context.contextSize, this.model.trainContextSize || this.context.contextSize) - 1;
+        const vectors: number[][] = [];
+        let promptTokens = 0;
+        for (const input of req.inputs) {
+            let tokens = this.model.tokenize(input);
+            if (tokens.length > limit) {
+                if (!req.truncate) throw new EngineError(`the input length (${tokens.length} tokens) exceeds the context length (${limit} tokens)`, 400);
+                tokens = tokens.slice(0, limit);
+            }
+            promptTokens += tokens.length;
+            const e = await ec.getEmbeddingFor(tokens);
+            vectors.push([...e.vector]);
+        }
+        return {vectors, prompt_tokens: promptTokens};
+    }
+
+    countTokens(text: string, chat?: import("../runtime/protocol.js").ChatMessage[]): number {
+        if (chat) return this.fitHistory(toChatHistory(chat), undefined).tokens.length;
+        return this.model.tokenize(text, true).length;
+    }
+
+    async dispose(): Promise<void> {
+        await this.llama?.dispose();
+    }
+}
+
+/** Physical cores are not exposed by Node; half the logical CPUs (SMT) is the usual count, and never below 1. */
+export function physicalCores(): number {
+    const logical = os.availableParallelism();
+    return Math.max(1, logical >= 4 ? Math.floor(logical / 2) : logical);
+}

@@ -1,0 +1,47 @@
+import os from "node:os";
+
+/**
+ * Every memory reading the manager makes goes through this probe, so tests can replace it and so the
+ * platform-specific parts stay in one place (os.freemem is the available memory on Linux, macOS and Windows).
+ */
+export interface MemoryProbe {
+    /** Bytes the OS could give to a new model now. */
+    systemAvailableBytes(): number;
+    systemTotalBytes(): number;
+    /** Resident memory of a runner, as measured inside it. */
+    runnerRssBytes(measure: () => Promise<number>): Promise<number>;
+}
+
+export const systemMemoryProbe: MemoryProbe = {
+    systemAvailableBytes: () => os.freemem(),
+    systemTotalBytes: () => os.totalmem(),
+    runnerRssBytes: (measure) => measure()
+};
+
+const MIB = 1024 * 1024;
+
+export interface ShapeFacts {
+    size_bytes: number;
+    block_count: number | null;
+    head_count: number | null;
+    head_count_kv: number | null;
+    embedding_length: number | null;
+    vocab_size: number | null;
+}
+
+/**
+ * Memory a model needs before it is loaded: weights, the f16 KV cache for every sequence, and the compute buffer
+ * (batch × vocabulary logits dominate it for small models). Made from registry metadata so the check finishes
+ * before any response header is sent.
+ */
+export function estimateModelBytes(facts: ShapeFacts, contextSize: number, parallel: number): number {
+    const layers = facts.block_count ?? 32;
+    const embd = facts.embedding_length ?? 4096;
+    const heads = facts.head_count ?? 32;
+    const kvHeads = facts.head_count_kv ?? heads;
+    const kvDim = Math.round((embd / Math.max(1, heads)) * kvHeads);
+    const kv = 2 * layers * contextSize * parallel * kvDim * 2;
+    const batch = Math.min(512, contextSize);
+    const compute = batch * (facts.vocab_size ?? 32000) * 4 + batch * embd * 4 * 8;
+    return facts.size_bytes + kv + compute + 16 * MIB;
+}

@@ -1,0 +1,147 @@
+/**
+ * The one internal request every API family translates into, the events every family translates back,
+ * and the IPC messages between the server and a runner process.
+ */
+
+export interface SamplingOptions {
+    temperature: number;
+    top_k: number;
+    top_p: number;
+    min_p: number;
+    /** undefined → random, as Ollama's -1. */
+    seed?: number;
+    /** -1 → until the context is full. */
+    num_predict: number;
+    stop: string[];
+    repeat_penalty: number;
+    repeat_last_n: number;
+    presence_penalty: number;
+    frequency_penalty: number;
+}
+
+export interface ToolCall {
+    id: string;
+    name: string;
+    arguments: Record<string, unknown>;
+}
+
+export interface ChatMessage {
+    role: "system" | "user" | "assistant" | "tool";
+    content: string;
+    tool_calls?: ToolCall[];
+    /** For role "tool": which call this answers (by id or by function name). */
+    tool_call_id?: string;
+    tool_name?: string;
+}
+
+export interface ToolDefinition {
+    name: string;
+    description?: string;
+    parameters?: Record<string, unknown>;
+}
+
+export type ToolChoice = "auto" | "none" | "required" | {name: string};
+
+export interface GenerateRequest {
+    /** chat: messages through the model's chat template; completion: raw prompt text; infill: prefix + suffix. */
+    mode: "chat" | "completion" | "infill";
+    messages?: ChatMessage[];
+    prompt?: string;
+    suffix?: string;
+    options: SamplingOptions;
+    tools?: ToolDefinition[];
+    tool_choice?: ToolChoice;
+    /** JSON schema, or "json" for any JSON value. */
+    format?: "json" | Record<string, unknown>;
+    /** A GBNF grammar (llama.cpp clients). */
+    grammar?: string;
+}
+
+export interface GenerationStats {
+    done_reason: "stop" | "length" | "tool_calls";
+    /** Prompt tokens actually evaluated (cached prefix excluded), as Ollama reports on a cache hit. */
+    prompt_eval_count: number;
+    /** All prompt tokens, cached or not (OpenAI's usage.prompt_tokens). */
+    prompt_tokens: number;
+    cached_tokens: number;
+    eval_count: number;
+    prompt_eval_duration_ns: number;
+    eval_duration_ns: number;
+    /** The context window the request was served in. */
+    context_size: number;
+}
+
+/** Runner → server, per request. */
+export type GenerationEvent =
+    | {type: "text"; id: number; text: string; tokens: number}
+    | {type: "tool_calls"; id: number; calls: ToolCall[]}
+    | {type: "done"; id: number; stats: GenerationStats}
+    | {type: "error"; id: number; message: string; status: number};
+
+export interface EmbedRequest {
+    inputs: string[];
+    truncate: boolean;
+}
+
+export interface EmbedResult {
+    vectors: number[][];
+    prompt_tokens: number;
+}
+
+export interface LoadSpec {
+    modelPath: string;
+    contextSize: number;
+    parallel: number;
+    threads: number;
+    gpu: "auto" | "cuda" | "vulkan" | "metal" | false;
+    /** Log level passed to node-llama-cpp; "warn" by default. */
+    logLevel?: string;
+}
+
+export interface LoadedInfo {
+    contextSize: number;
+    trainContextSize: number;
+    parallel: number;
+    /** node-llama-cpp's estimate of model + context memory, bytes. */
+    estimateBytes: number;
+    rssBytes: number;
+    loadMs: number;
+    infill: boolean;
+    embeddingLength: number;
+    chatWrapper: string;
+    gpu: string | false;
+}
+
+/** Server → runner. */
+export type ServerMessage =
+    | {type: "load"; spec: LoadSpec}
+    | {type: "generate"; id: number; request: GenerateRequest}
+    | {type: "abort"; id: number}
+    | {type: "embed"; id: number; request: EmbedRequest}
+    | {type: "tokenize"; id: number; text: string; chat?: ChatMessage[]}
+    | {type: "memory"; id: number}
+    | {type: "shutdown"};
+
+/** Runner → server. */
+export type RunnerMessage =
+    | {type: "loaded"; info: LoadedInfo}
+    | {type: "load_error"; message: string}
+    | GenerationEvent
+    | {type: "embedded"; id: number; result: EmbedResult}
+    | {type: "tokenized"; id: number; count: number}
+    | {type: "memory"; id: number; rssBytes: number}
+    | {type: "log"; level: "debug" | "info" | "warn" | "error"; msg: string; data?: Record<string, unknown>};
+
+/** Ollama's defaults; node-llama-cpp's own differ, so every request carries all of them explicitly. */
+export const OLLAMA_DEFAULT_OPTIONS: SamplingOptions = {
+    temperature: 0.8,
+    top_k: 40,
+    top_p: 0.9,
+    min_p: 0,
+    num_predict: -1,
+    stop: [],
+    repeat_penalty: 1.0,
+    repeat_last_n: 64,
+    presence_penalty: 0,
+    frequency_penalty: 0
+};

@@ -1,0 +1,79 @@
+import type {ProviderConfig} from "../config/load.js";
+import {silentLogger, type Logger} from "../log/logger.js";
+import {writeIndex} from "../registry/index-file.js";
+import {resolveModelName, type Resolution} from "../registry/resolve.js";
+import {scanModels, type ScanResult} from "../registry/scan.js";
+import type {ExternalModel, ModelEntry, ModelsIndex, ModelStatus} from "../registry/types.js";
+
+/**
+ * The running server's view of the registry: the index in memory, single-flight rescans,
+ * name resolution (with one rescan before a 404), and live statuses written back to the index file.
+ */
+export class RegistryService {
+    private index: ModelsIndex | null = null;
+    private scanning: Promise<ScanResult> | null = null;
+    private persistTimer: NodeJS.Timeout | null = null;
+    upstreamNames: Map<string, Set<string>> = new Map();
+
+    constructor(private readonly config: ProviderConfig, private readonly opts: {
+        logger?: Logger;
+        external?: () => Promise<ExternalModel[]>;
+        liveStatus?: (name: string) => ModelStatus | null;
+    } = {}) {}
+
+    private get logger(): Logger {
+        return this.opts.logger ?? silentLogger;
+    }
+
+    models(): ModelEntry[] {
+        return this.index?.models ?? [];
+    }
+
+    async rescan(): Promise<ScanResult> {
+        if (this.scanning) return this.scanning;
+        this.scanning = scanModels(this.config, {logger: this.logger, previous: this.index ?? undefined, external: this.opts.external})
+            .then((r) => {
+                this.index = r.index;
+                this.applyLiveStatus();
+                return r;
+            })
+            .finally(() => {
+                this.scanning = null;
+            });
+        return this.scanning;
+    }
+
+    resolveNow(name: string): Resolution {
+        return resolveModelName(name, {models: this.models(), upstreamNames: this.upstreamNames});
+    }
+
+    /** Resolves a name; a miss triggers one rescan (a model copied in a moment ago is found) before giving up. */
+    async resolve(name: string): Promise<Resolution> {
+        const first = this.resolveNow(name);
+        if (first.kind !== "not_found") return first;
+        if (typeof name !== "string" || name.length > 512 || name.includes("\0")) return first;
+        await this.rescan();
+        return this.resolveNow(name);
+    }
+
+    private applyLiveStatus(): void {
+        const live = this.opts.liveStatus;
+        if (!live || !this.index) return;
+        for (const m of this.index.models) {
+            if (m.status === "invalid") continue;
+            const s = live(m.name);
+            m.status = s === "loaded" ? "loaded" : s === "failed" ? "failed" : "unloaded";
+        }
+    }
+
+    /** Keeps `status` in registry/models_index.json current (loaded/unloaded), debounced. */
+    statusChanged(): void {
+        if (this.persistTimer) return;
+        this.persistTimer = setTimeout(() => {
+            this.persistTimer = null;
+            this.applyLiveStatus();
+            if (this.index) writeIndex(this.config.paths.registry, this.index).catch((err: unknown) => this.logger.warn({err: String(err)}, "could not write the registry index"));
+        }, 200);
+        this.persistTimer.unref();
+    }
+}

@@ -1,0 +1,169 @@
+import {fork, type ChildProcess} from "node:child_process";
+import {createRequire} from "node:module";
+import path from "node:path";
+import {fileURLToPath, pathToFileURL} from "node:url";
+import type {
+    ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, LoadedInfo, LoadSpec, RunnerMessage, ServerMessage
+} from "./protocol.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RUNNER_ENTRY = path.join(here, "..", "runner", "main.ts");
+// runners are TypeScript too; tsx's loader lets node run them without a build step
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+
+export class RunnerCrashedError extends Error {}
+
+type Pending = {
+    onEvent?: (e: GenerationEvent) => void;
+    resolve: (v: unknown) => void;
+    reject: (e: Error) => void;
+};
+
+/**
+ * The server's handle on one runner child process. Every request gets an id; events come back tagged with it.
+ * When the process dies, every pending request fails with RunnerCrashedError.
+ */
+export class RunnerProcess {
+    private child: ChildProcess;
+    private nextId = 1;
+    private pending = new Map<number, Pending>();
+    private exitReason: string | null = null;
+    readonly exited: Promise<string>;
+    private loadWaiter: {resolve: (i: LoadedInfo) => void; reject: (e: Error) => void} | null = null;
+
+    constructor(readonly modelName: string, onStderr?: (line: string) => void) {
+        this.child = fork(RUNNER_ENTRY, [], {
+            execArgv: ["--import", TSX_LOADER],
+            stdio: ["ignore", "ignore", "pipe", "ipc"],
+            serialization: "advanced",
+            env: {...process.env, NODE_LLAMA_CPP_LOG_LEVEL: process.env.NODE_LLAMA_CPP_LOG_LEVEL ?? "error"}
+        });
+        this.child.stderr?.setEncoding("utf8");
+        this.child.stderr?.on("data", (d: string) => {
+            for (const line of d.split("\n")) if (line.trim() !== "") onStderr?.(line);
+        });
+        this.child.on("message", (m: RunnerMessage) => this.onMessage(m));
+        this.exited = new Promise((resolve) => {
+            this.child.on("exit", (code, signal) => {
+                this.exitReason = signal ? `runner process was killed by ${signal}` : `runner process exited with code ${code}`;
+                const err = new RunnerCrashedError(`model '${this.modelName}' stopped unexpectedly (${this.exitReason}); it will be loaded again on the next request`);
+                this.loadWaiter?.reject(err);
+                this.loadWaiter = null;
+                for (const p of this.pending.values()) p.reject(err);
+                this.pending.clear();
+                resolve(this.exitReason);
+            });
+        });
+        this.child.on("error", () => undefined);
+    }
+
+    get pid(): number | undefined {
+        return this.child.pid;
+    }
+
+    get alive(): boolean {
+        return this.exitReason == null;
+    }
+
+    private send(msg: ServerMessage): void {
+        if (this.child.connected) this.child.send(msg);
+    }
+
+    private onMessage(m: RunnerMessage): void {
+        switch (m.type) {
+            case "loaded":
+                this.loadWaiter?.resolve(m.info);
+                this.loadWaiter = null;
+                return;
+            case "load_error":
+                this.loadWaiter?.reject(new Error(m.message));
+                this.loadWaiter = null;
+                return;
+            case "text":
+            case "tool_calls":
+                this.pending.get(m.id)?.onEvent?.(m);
+                return;
+            case "done": {
+                const p = this.pending.get(m.id);
+                this.pending.delete(m.id);
+                p?.onEvent?.(m);
+                p?.resolve(m.stats);
+                return;
+            }
+            case "error": {
+                const p = this.pending.get(m.id);
+                this.pending.delete(m.id);
+                p?.reject(Object.assign(new Error(m.message), {status: m.status}));
+                return;
+            }
+            case "embedded":
+            case "tokenized":
+            case "memory": {
+                const p = this.pending.get(m.id);
+                this.pending.delete(m.id);
+                p?.resolve(m.type === "embedded" ? m.result : m.type === "tokenized" ? m.count : m.rssBytes);
+                return;
+            }
+            case "log":
+                return;
+        }
+    }
+
+    load(spec: LoadSpec): Promise<LoadedInfo> {
+        if (!this.alive) return Promise.reject(new RunnerCrashedError(`runner for '${this.modelName}' is not running`));
+        return new Promise((resolve, reject) => {
+            this.loadWaiter = {resolve, reject};
+            this.send({type: "load", spec});
+        });
+    }
+
+    private request<T>(build: (id: number) => ServerMessage, onEvent?: (e: GenerationEvent) => void): {id: number; promise: Promise<T>} {
+        const id = this.nextId++;
+        const promise = new Promise<T>((resolve, reject) => {
+            if (!this.alive) {
+                reject(new RunnerCrashedError(`model '${this.modelName}' is not running; it will be loaded again on the next request`));
+                return;
+            }
+            this.pending.set(id, {onEvent, resolve: resolve as (v: unknown) => void, reject});
+            this.send(build(id));
+        });
+        return {id, promise};
+    }
+
+    /** Streams one generation; `signal` aborting tells the runner to stop after the token in progress. */
+    generate(request: GenerateRequest, onEvent: (e: GenerationEvent) => void, signal?: AbortSignal): Promise<import("./protocol.js").GenerationStats> {
+        const {id, promise} = this.request<import("./protocol.js").GenerationStats>((i) => ({type: "generate", id: i, request}), onEvent);
+        if (signal) {
+            const onAbort = () => this.send({type: "abort", id});
+            if (signal.aborted) onAbort();
+            else signal.addEventListener("abort", onAbort, {once: true});
+            promise.finally(() => signal.removeEventListener("abort", onAbort)).catch(() => undefined);
+        }
+        return promise;
+    }
+
+    embed(request: EmbedRequest): Promise<EmbedResult> {
+        return this.request<EmbedResult>((id) => ({type: "embed", id, request})).promise;
+    }
+
+    countTokens(text: string, chat?: ChatMessage[]): Promise<number> {
+        return this.request<number>((id) => ({type: "tokenize", id, text, chat})).promise;
+    }
+
+    memory(): Promise<number> {
+        return this.request<number>((id) => ({type: "memory", id})).promise;
+    }
+
+    /** Asks the runner to free its model and exit; kills it if it does not within `graceMs`. */
+    async stop(graceMs = 5000): Promise<void> {
+        if (!this.alive) return;
+        this.send({type: "shutdown"});
+        const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+        await this.exited;
+        clearTimeout(timer);
+    }
+
+    kill(): void {
+        if (this.alive) this.child.kill("SIGKILL");
+    }
+}
