@@ -122,7 +122,9 @@ export const sections: Record<string, JsonSchema> = {
             max_restarts: positiveInt,
             window_minutes: {type: "number", exclusiveMinimum: 0},
             backoff_initial_ms: nonNegativeInt,
-            backoff_max_ms: nonNegativeInt
+            backoff_max_ms: nonNegativeInt,
+            startup_timeout_seconds: {type: "number", exclusiveMinimum: 0},
+            mode: {enum: ["auto", "direct", "service"]}
         }
     },
     // setup orchestrator
@@ -222,6 +224,10 @@ export interface ProviderConfigFile {
         window_minutes: number;
         backoff_initial_ms: number;
         backoff_max_ms: number;
+        /** How long a (re)started provider may take to answer /health before that counts as a failed start. */
+        startup_timeout_seconds: number;
+        /** "service": restart through the installed service manager; "direct": spawn and adopt; "auto": service when one is installed. */
+        mode: "auto" | "direct" | "service";
     };
     setup: {test_command: string | null; branch: string};
 }
@@ -280,7 +286,9 @@ export function defaultConfigFile(): ProviderConfigFile {
             max_restarts: 5,
             window_minutes: 10,
             backoff_initial_ms: 1000,
-            backoff_max_ms: 60000
+            backoff_max_ms: 60000,
+            startup_timeout_seconds: 60,
+            mode: "auto"
         },
         setup: {test_command: null, branch: "feature/provider-setup"}
     };

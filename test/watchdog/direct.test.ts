@@ -1,0 +1,161 @@
+/**
+ * The watchdog for real, in direct mode, on this machine: it starts the provider (the real src/cli/start.ts
+ * when present, otherwise the stand-in fixture), and must bring it back after kill -9 and after a hang.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import {execa} from "execa";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import {projectRoot, type ProviderConfig} from "../../src/config/load.js";
+import {checkHealth} from "../../src/watchdog/health.js";
+import {LockHeldError} from "../../src/watchdog/lock.js";
+import {watchdogOptionsFromConfig} from "../../src/watchdog/options.js";
+import {isProcessAlive} from "../../src/watchdog/process.js";
+import {Watchdog, type RestartRecord, type WatchdogOptions, type WatchdogState} from "../../src/watchdog/watchdog.js";
+import {freePort, killHard, makeHome, providerCommand, readJsonLines, useRealServer, waitDead, waitFor} from "./helpers.js";
+
+const spawned = new Set<number>();
+const watchdogs: Watchdog[] = [];
+const homes: string[] = [];
+
+const FAST: Partial<WatchdogOptions> = {
+    intervalMs: 200,
+    timeoutMs: 600,
+    failuresBeforeRestart: 2,
+    maxRestarts: 5,
+    windowMs: 60_000,
+    backoffInitialMs: 100,
+    backoffMaxMs: 400,
+    // The real server compiles TypeScript on start.
+    startupTimeoutMs: 20_000,
+    stopTimeoutMs: 4_000
+};
+
+async function makeWatchdog(config: ProviderConfig, overrides: Partial<WatchdogOptions> = {}): Promise<Watchdog> {
+    const opts = await watchdogOptionsFromConfig(config, {mode: "direct", provider: providerCommand(config), overrides: {...FAST, ...overrides}});
+    const wd = new Watchdog(opts);
+    wd.on("spawned", (pid: number) => spawned.add(pid));
+    watchdogs.push(wd);
+    return wd;
+}
+
+function nextEvent<T>(wd: Watchdog, name: string, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no "${name}" event within ${timeoutMs} ms`)), timeoutMs);
+        wd.once(name, (v: T) => {
+            clearTimeout(timer);
+            resolve(v);
+        });
+    });
+}
+
+/** This process's environment without provider variables that would point the CLI elsewhere. */
+function cleanEnv(): NodeJS.ProcessEnv {
+    const env = {...process.env};
+    for (const k of Object.keys(env)) if (k.startsWith("ZOMBIECODER_")) delete env[k];
+    return env;
+}
+
+afterAll(async () => {
+    for (const wd of watchdogs) await wd.stop({stopProvider: true}).catch(() => undefined);
+    for (const pid of spawned) killHard(pid);
+    for (const h of homes) fs.rmSync(h, {recursive: true, force: true});
+});
+
+describe(`watchdog in direct mode (${useRealServer ? "real src/cli/start.ts" : "stand-in server"})`, () => {
+    let config: ProviderConfig;
+    let wd: Watchdog;
+    let url: string;
+
+    beforeAll(async () => {
+        config = makeHome(await freePort());
+        homes.push(config.home);
+        url = `http://127.0.0.1:${config.server_port}`;
+        wd = await makeWatchdog(config);
+        await wd.start();
+        await waitFor("the provider to answer /health", async () => (await checkHealth(url, 1000)).ok, 25_000, 100);
+        await waitFor("the watchdog to see it healthy", () => wd.state === "watching", 5_000);
+    });
+
+    it("starts the provider, records its PID and takes the lock", () => {
+        const pid = wd.providerPid!;
+        expect(isProcessAlive(pid)).toBe(true);
+        expect(JSON.parse(fs.readFileSync(wd.files.pid, "utf8")).pid).toBe(pid);
+        expect(JSON.parse(fs.readFileSync(wd.files.lock, "utf8")).pid).toBe(process.pid);
+    });
+
+    it("restarts the provider after kill -9, within the interval plus backoff and startup", async () => {
+        const oldPid = wd.providerPid!;
+        const restarted = nextEvent<RestartRecord>(wd, "restart", 5_000);
+        const recovered = nextEvent<RestartRecord>(wd, "recovered", 25_000);
+        const t0 = Date.now();
+        process.kill(oldPid, "SIGKILL");
+        const rec = await restarted;
+        // Exit is noticed at once (not on the next interval), then one backoff step.
+        expect(Date.now() - t0).toBeLessThan(FAST.intervalMs! + FAST.backoffInitialMs! + 1500);
+        expect(rec.reason).toMatch(/gone.*SIGKILL/);
+        expect(rec.old_pid).toBe(oldPid);
+        expect(rec.new_pid).not.toBe(oldPid);
+        const rec2 = await recovered;
+        expect(rec2.downtime_ms).toBeGreaterThan(0);
+        expect((await checkHealth(url, 1000)).ok).toBe(true);
+        expect(isProcessAlive(rec.new_pid!)).toBe(true);
+        const lines = readJsonLines(wd.files.log);
+        expect(lines.some((l) => l.event === "restart" && l.old_pid === oldPid && typeof l.downtime_ms === "number" && typeof l.time === "string")).toBe(true);
+        expect(lines.some((l) => l.event === "recovered" && typeof l.downtime_ms === "number")).toBe(true);
+    });
+
+    it("restarts a provider whose /health hangs, after K consecutive failed checks", async () => {
+        const oldPid = wd.providerPid!;
+        let failedChecks = 0;
+        const onCheck = (h: {ok: boolean}): void => {
+            if (!h.ok) failedChecks++;
+        };
+        wd.on("check", onCheck);
+        const restarted = nextEvent<RestartRecord>(wd, "restart", 10_000);
+        const res = await fetch(`${url}/__test/hang-health`, {method: "POST"});
+        expect(res.status).toBe(200);
+        const rec = await restarted;
+        wd.off("check", onCheck);
+        expect(failedChecks).toBe(FAST.failuresBeforeRestart);
+        expect(rec.reason).toMatch(/failed 2 times in a row/);
+        // The hung server was asked to stop and is gone, its replacement answers.
+        await waitDead(oldPid, 8_000);
+        await nextEvent(wd, "recovered", 25_000);
+        expect((await checkHealth(url, 1000)).ok).toBe(true);
+    });
+
+    it("refuses a second watchdog in the same process", async () => {
+        const second = new Watchdog({...(await watchdogOptionsFromConfig(config, {mode: "direct", provider: providerCommand(config), overrides: FAST}))});
+        await expect(second.start()).rejects.toBeInstanceOf(LockHeldError);
+    });
+
+    it("refuses a second watchdog started from the CLI (exit code 3)", async () => {
+        const r = await execa(process.execPath, ["--import", "tsx", path.join(projectRoot, "src", "cli", "watchdog.ts"), "--home", config.home, "--mode", "direct"], {
+            cwd: projectRoot, reject: false, timeout: 20_000, env: cleanEnv(), extendEnv: false
+        });
+        expect(r.exitCode).toBe(3);
+        expect(r.stderr).toMatch(/another watchdog \(pid \d+/);
+    });
+
+    it("leaves the provider running when stopped without stopProvider, and a new watchdog adopts it", async () => {
+        const pid = wd.providerPid!;
+        await wd.stop();
+        expect(fs.existsSync(wd.files.lock)).toBe(false);
+        expect(isProcessAlive(pid)).toBe(true);
+        const state = JSON.parse(fs.readFileSync(wd.files.state, "utf8")) as WatchdogState;
+        expect(state.state).toBe("stopped");
+
+        const next = await makeWatchdog(config);
+        let spawnedAgain = false;
+        next.on("spawned", () => {
+            spawnedAgain = true;
+        });
+        await next.start();
+        expect(next.providerPid).toBe(pid);
+        await waitFor("the adopted provider to be seen healthy", () => next.state === "watching", 5_000);
+        expect(spawnedAgain).toBe(false);
+        await next.stop({stopProvider: true});
+        await waitDead(pid, 8_000);
+    });
+});
