@@ -106,6 +106,10 @@ export function resolveModelName(requested: string, ctx: ResolveContext): Resolu
     // 6. best token overlap above a threshold; a tie is ambiguous
     const wantedTokens = nameTokens(baseForms.at(-1)!).filter((t) => t !== "gguf" && t !== "latest");
     if (wantedTokens.length === 0) return {kind: "not_found", name};
+    // every requested token present in a model's name ("qwen2.5" in "qwen2.5-1.5b-instruct"): one is a match, several are ambiguous
+    const containing = servable.filter((m) => (!m.name.includes(":") || wantedQuant) && wantedTokens.every((t) => nameTokens(m.base_name).includes(t)));
+    if (containing.length === 1) return {kind: "local", model: containing[0]!, rule: "fuzzy"};
+    if (containing.length > 1) return {kind: "ambiguous", name, candidates: containing.map((m) => m.name).sort()};
     const threshold = ctx.fuzzyThreshold ?? 0.5;
     let best = 0;
     let bestModels: ModelEntry[] = [];
