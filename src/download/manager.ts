@@ -168,7 +168,7 @@ export class DownloadManager {
     readonly config: ProviderConfig;
     readonly hf: HfSettings;
     private readonly log: Logger;
-    private readonly rescan: (() => Promise<unknown>) | undefined;
+    private rescan: (() => Promise<unknown>) | undefined;
     private readonly freeSpace: FreeSpaceProbe;
     private readonly doFetch: typeof fetch;
     private readonly stateFile: string | null;
@@ -204,6 +204,11 @@ export class DownloadManager {
         const m = new DownloadManager(opts);
         await m.load(opts.resume ?? true);
         return m;
+    }
+
+    /** Sets the rescan hook when the manager was built without one (the routes receive it separately). */
+    useRescan(fn: () => Promise<unknown>): void {
+        this.rescan ??= fn;
     }
 
     /** Parses options for references: mirror URLs count as Hugging Face files. */
