@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {silentLogger, type Logger} from "../log/logger.js";
 import {formatCommand} from "./plan.js";
+import {osFromPlatform} from "./probe.js";
 import {execaRunner, type CommandRunner} from "./runner.js";
 import type {PlanStep, RunStep, ServicePlan} from "./types.js";
 
@@ -17,7 +18,26 @@ export interface ApplyOptions {
     prerequisiteTimeoutMs?: number;
     /** Looks for placeholder programs after the prerequisites; tests replace it to stand for a Windows disk. */
     exists?: (file: string) => boolean;
+    /** File operations; tests replace them to apply a plan built for another OS. */
+    fileOps?: FileOps;
 }
+
+export interface FileOps {
+    mkdir(dir: string): void;
+    write(file: string, content: string, mode?: number): void;
+    remove(file: string): void;
+}
+
+export const realFileOps: FileOps = {
+    mkdir: (dir) => fs.mkdirSync(dir, {recursive: true}),
+    write(file, content, mode) {
+        fs.mkdirSync(path.dirname(file), {recursive: true});
+        fs.writeFileSync(file, content, {encoding: "utf8", mode});
+        // writeFileSync's mode only applies to a new file; an overwritten one keeps its old bits otherwise.
+        if (mode != null && process.platform !== "win32") fs.chmodSync(file, mode);
+    },
+    remove: (file) => fs.rmSync(file, {force: true})
+};
 
 export interface StepOutcome {
     step: PlanStep;
@@ -48,22 +68,20 @@ function substitute(step: PlanStep, map: Map<string, string>): PlanStep {
     return {...step, file: map.get(step.file)!};
 }
 
-async function runStep(step: PlanStep, plan: ServicePlan, runner: CommandRunner, logger: Logger, timeoutMs?: number): Promise<StepOutcome> {
+async function runStep(step: PlanStep, plan: ServicePlan, ctx: {runner: CommandRunner; logger: Logger; files: FileOps}, timeoutMs?: number): Promise<StepOutcome> {
+    const {runner, logger, files} = ctx;
     try {
         switch (step.kind) {
             case "mkdir":
-                fs.mkdirSync(step.path, {recursive: true});
+                files.mkdir(step.path);
                 logger.info({path: step.path}, `created folder ${step.path}`);
                 return {step, ok: true};
             case "write":
-                fs.mkdirSync(path.dirname(step.path), {recursive: true});
-                fs.writeFileSync(step.path, step.content, {encoding: "utf8", mode: step.mode});
-                // writeFileSync's mode only applies to a new file; an overwritten one keeps its old bits otherwise.
-                if (step.mode != null && process.platform !== "win32") fs.chmodSync(step.path, step.mode);
+                files.write(step.path, step.content, step.mode);
                 logger.info({path: step.path}, `wrote ${step.path} (${step.description})`);
                 return {step, ok: true};
             case "remove":
-                fs.rmSync(step.path, {force: true});
+                files.remove(step.path);
                 logger.info({path: step.path}, `removed ${step.path}`);
                 return {step, ok: true};
             case "run": {
@@ -98,6 +116,7 @@ export async function applyServicePlan(plan: ServicePlan, opts: ApplyOptions): P
     const logger = opts.logger ?? silentLogger;
     const outcomes: StepOutcome[] = [];
     const warnings: string[] = [];
+    const ctx = {runner, logger, files: opts.fileOps ?? realFileOps};
     const result = (status: ApplyResult["status"], message: string, extra: Partial<ApplyResult> = {}): ApplyResult =>
         ({status, message, outcomes, rolledBack: false, warnings, ...extra});
 
@@ -105,6 +124,9 @@ export async function applyServicePlan(plan: ServicePlan, opts: ApplyOptions): P
         logger.warn({reason: plan.blocked.reason}, `cannot ${plan.action} the service`);
         return result("blocked", plan.blocked.reason, {manualSteps: plan.blocked.manualSteps});
     }
+    // Real file operations with another OS's paths would create nonsense (a folder named "C:\\...").
+    if (!opts.fileOps && plan.os !== osFromPlatform(process.platform))
+        throw new Error(`this plan is for ${plan.os}, but this machine runs ${osFromPlatform(process.platform)}`);
     if (plan.changesSystem && !(await ask(opts.approve, `${plan.action} the ${plan.component} service "${plan.serviceName}" (${plan.steps.length} steps)?`))) {
         logger.info(`${plan.action} of ${plan.serviceName} declined; nothing changed`);
         return result("declined", "Declined; nothing was changed.");
@@ -116,7 +138,7 @@ export async function applyServicePlan(plan: ServicePlan, opts: ApplyOptions): P
             const manual = plan.placeholders.flatMap((p) => p.missingSteps.slice(1));
             return result("declined", `Declined: ${pre.description}. Nothing was changed.`, {manualSteps: manual});
         }
-        const o = await runStep(pre, plan, runner, logger, opts.prerequisiteTimeoutMs ?? PREREQUISITE_TIMEOUT_MS);
+        const o = await runStep(pre, plan, ctx, opts.prerequisiteTimeoutMs ?? PREREQUISITE_TIMEOUT_MS);
         outcomes.push(o);
         if (!o.ok) {
             const manual = plan.placeholders.flatMap((p) => p.missingSteps.slice(1));
@@ -136,7 +158,7 @@ export async function applyServicePlan(plan: ServicePlan, opts: ApplyOptions): P
 
     for (const raw of plan.steps) {
         const step = substitute(raw, map);
-        const o = await runStep(step, plan, runner, logger);
+        const o = await runStep(step, plan, ctx);
         outcomes.push(o);
         if (o.ok) continue;
         const onError: RunStep["onError"] = step.kind === "run" ? step.onError : "abort";
@@ -148,7 +170,7 @@ export async function applyServicePlan(plan: ServicePlan, opts: ApplyOptions): P
         const message = failureText(o, plan);
         if (plan.rollback.length > 0) {
             logger.warn(`rolling back the partly applied ${plan.action}`);
-            for (const r of plan.rollback) await runStep(substitute(r, map), plan, runner, logger);
+            for (const r of plan.rollback) await runStep(substitute(r, map), plan, ctx);
             return result("failed", `${message}. What was done has been undone.`, {rolledBack: true});
         }
         return result("failed", message);
