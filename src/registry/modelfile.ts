@@ -104,5 +104,5 @@ export function formatParameters(options: Record<string, unknown> | undefined, s
     const rows: Array<[string, string]> = [];
     for (const [k, v] of Object.entries(options ?? {})) rows.push([k, typeof v === "string" ? v : JSON.stringify(v)]);
     for (const s of stop ?? []) rows.push(["stop", JSON.stringify(s)]);
-    return rows.map(([k, v]) => `${k.padEnd(30)}${v}`).join("\n");
+    return rows.map(([k, v]) => `${k.padEnd(30)} ${v}`).join("\n");
 }

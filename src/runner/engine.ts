@@ -8,7 +8,7 @@ import {
 import type {
     EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, ToolCall
 } from "../runtime/protocol.js";
-import {sanitizeSchema, toChatHistory, toFunctions} from "./history.js";
+import {forceFunctionCall, forcedFunctions, sanitizeSchema, toChatHistory, toFunctions} from "./history.js";
 
 type Emit = (event: GenerationEvent) => void;
 
@@ -168,7 +168,15 @@ export class Engine {
         if (grammar && functions)
             throw new EngineError("a request cannot combine tools with a format or grammar: the engine cannot constrain both at once; send one or the other", 400);
 
-        if (req.mode === "chat") return this.generateChat(id, req, emit, signal, grammar, functions);
+        if (req.mode === "chat") {
+            let forced: ChatModelFunctions | null = null;
+            try {
+                forced = functions ? forcedFunctions(functions, req.tool_choice) : null;
+            } catch (err) {
+                throw new EngineError((err as Error).message, 400);
+            }
+            return this.generateChat(id, req, emit, signal, grammar, functions, forced);
+        }
         return this.generateCompletion(id, req, emit, signal, grammar);
     }
 
@@ -190,10 +198,14 @@ export class Engine {
     }
 
     private async generateChat(id: number, req: GenerateRequest, emit: Emit, signal: AbortSignal,
-        grammar: LlamaGrammar | undefined, functions: ChatModelFunctions | undefined): Promise<void> {
+        grammar: LlamaGrammar | undefined, functions: ChatModelFunctions | undefined, forced: ChatModelFunctions | null = null): Promise<void> {
         const {history, tokens} = this.fitHistory(toChatHistory(req.messages ?? []), functions);
         const maxTokens = this.maxTokens(req, tokens.length);
         const slot = await this.takeSlot(tokens);
+        // a forced call needs a wrapper that starts the answer with the call prefix; the prompt stays the same
+        const chat = forced && functions
+            ? new LlamaChat({contextSequence: slot.sequence, chatWrapper: forceFunctionCall(slot.chat.chatWrapper, functions), autoDisposeSequence: false})
+            : slot.chat;
         try {
             const before = slot.sequence.tokenMeter.getState();
             const t0 = performance.now();
@@ -201,8 +213,10 @@ export class Engine {
             let evalCount = 0;
             let pendingTokens = 0;
             // grammar and functions are exclusive in node-llama-cpp's types (checked above), so pass one shape or the other
-            const constraint = functions ? {functions, documentFunctionParams: true} : {grammar};
-            const res = await slot.chat.generateResponse(history, {
+            const constraint = functions
+                ? {functions: forced ?? functions, documentFunctionParams: true, ...(forced && typeof req.tool_choice === "object" ? {maxParallelFunctionCalls: 1} : {})}
+                : {grammar};
+            const res = await chat.generateResponse(history, {
                 ...this.sampling(req),
                 maxTokens,
                 ...(constraint as {grammar?: undefined}),
@@ -228,20 +242,25 @@ export class Engine {
             emit({type: "done", id, stats: this.stats(slot, before, tokens.length, evalCount, t0, tFirst, t1,
                 calls.length > 0 ? "tool_calls" : stop === "maxTokens" ? "length" : "stop")});
         } finally {
+            if (chat !== slot.chat) chat.dispose({disposeSequence: false});
             this.releaseSlot(slot);
         }
     }
 
     private async generateCompletion(id: number, req: GenerateRequest, emit: Emit, signal: AbortSignal, grammar: LlamaGrammar | undefined): Promise<void> {
         const tok = this.model.tokenizer;
+        const bos = this.model.tokens.shouldPrependBosToken ? this.model.tokens.bos : null;
         let tokens: Token[];
+        let inputTokens: Token[] = [];
         if (req.mode === "infill") {
             if (this.model.tokens.infill.prefix == null || this.model.tokens.infill.suffix == null)
                 throw new EngineError("this model does not support insert: its GGUF has no fill-in-the-middle tokens", 400);
             tokens = [this.model.tokens.infill.prefix, ...tok(req.prompt ?? ""), this.model.tokens.infill.suffix, ...tok(req.suffix ?? "")];
         } else {
-            // raw prompts carry the client's own special tokens (Zed's FIM markers), so parse them
-            tokens = [...(this.model.tokens.shouldPrependBosToken && this.model.tokens.bos != null ? [this.model.tokens.bos] : []), ...tok(req.prompt ?? "", true)];
+            // raw prompts carry the client's own special tokens (Zed's FIM markers), so parse them;
+            // LlamaCompletion prepends BOS itself, exactly as it does for a string prompt
+            inputTokens = tok(req.prompt ?? "", true, bos != null ? "trimLeadingSpace" : undefined);
+            tokens = [...(bos != null ? [bos] : []), ...inputTokens];
         }
         const maxTokens = this.maxTokens(req, tokens.length);
         const slot = await this.takeSlot(tokens);
@@ -272,7 +291,7 @@ export class Engine {
             };
             const res = req.mode === "infill"
                 ? await slot.completion.generateInfillCompletionWithMeta(req.prompt ?? "", req.suffix ?? "", opts)
-                : await slot.completion.generateCompletionWithMeta(tokens, opts);
+                : await slot.completion.generateCompletionWithMeta(inputTokens, opts);
             const t1 = performance.now();
             emit({type: "done", id, stats: this.stats(slot, before, tokens.length, evalCount, t0, tFirst, t1,
                 res.metadata.stopReason === "maxTokens" ? "length" : "stop")});

@@ -362,7 +362,7 @@ export class ModelManager {
             slot.loads++;
             slot.lastUsed = this.now();
             slot.estimateBytes = Math.max(need, info.estimateBytes);
-            slot.peakRssBytes = info.rssBytes;
+            slot.peakRssBytes = await this.probe.runnerRssBytes(async () => info.rssBytes);
             this.logger.info({model: entry.name, load_ms: Math.round(slot.loadMs), context_size: info.contextSize, parallel: info.parallel,
                 pid: runner.pid, rss_mb: Math.round(info.rssBytes / MIB), chat_wrapper: info.chatWrapper}, "model loaded");
             this.onStateChange();

@@ -20,6 +20,8 @@ export const systemMemoryProbe: MemoryProbe = {
 
 const MIB = 1024 * 1024;
 
+export const RUNNER_BASELINE_BYTES = 120 * MIB;
+
 export interface ShapeFacts {
     size_bytes: number;
     block_count: number | null;
@@ -31,7 +33,7 @@ export interface ShapeFacts {
 
 /**
  * Memory a model needs before it is loaded: weights, the f16 KV cache for every sequence, and the compute buffer
- * (batch × vocabulary logits dominate it for small models). Made from registry metadata so the check finishes
+ * (batch × vocabulary logits dominate it for small models), plus the runner process itself. Made from registry metadata so the check finishes
  * before any response header is sent.
  */
 export function estimateModelBytes(facts: ShapeFacts, contextSize: number, parallel: number): number {
@@ -43,5 +45,6 @@ export function estimateModelBytes(facts: ShapeFacts, contextSize: number, paral
     const kv = 2 * layers * contextSize * parallel * kvDim * 2;
     const batch = Math.min(512, contextSize);
     const compute = batch * (facts.vocab_size ?? 32000) * 4 + batch * embd * 4 * 8;
-    return facts.size_bytes + kv + compute + 16 * MIB;
+    // a runner is a Node process hosting llama.cpp: about 120 MB before any model is loaded
+    return facts.size_bytes + kv + compute + RUNNER_BASELINE_BYTES;
 }
