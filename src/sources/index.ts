@@ -30,17 +30,21 @@ function realKey(p: string): string {
  * Every model in the other tools' stores that `import_sources` enables, adopted in place (never copied, never
  * written to). A store that fails is logged and skipped; the others still count. A store folder inside models_dir
  * is skipped (the registry scans models_dir itself), and a file reachable from two stores is listed once.
+ * Ollama tags sharing one blob are all listed: each is a name Ollama clients use.
  * `envOpts` exists for tests; the server passes nothing and the real environment and home folder apply.
  */
 export async function discoverExternalModels(config: ProviderConfig, logger: Logger = silentLogger, envOpts: SourceEnvironment = {}): Promise<AdoptedModel[]> {
     const dirs: SourceDirs = sourceDirs(config, envOpts);
     const out: AdoptedModel[] = [];
-    const seen = new Set<string>();
+    // Two Ollama tags may share a blob and both are real names; the same file reached through a second store
+    // (an LM Studio folder linked into the HF cache) is listed once, under the first store.
+    const seen = new Map<string, AdoptedModel["source"]>();
     const add = (models: AdoptedModel[]): void => {
         for (const m of models) {
             const k = realKey(m.files[0]!);
-            if (seen.has(k)) continue;
-            seen.add(k);
+            const owner = seen.get(k);
+            if (owner != null && owner !== m.source) continue;
+            seen.set(k, m.source);
             out.push(m);
         }
     };
