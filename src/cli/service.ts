@@ -74,6 +74,10 @@ async function promptApprove(question: string): Promise<boolean> {
 export async function main(argv: string[], deps: ServiceCliDeps = {}): Promise<number> {
     const out = deps.out ?? ((t: string) => process.stdout.write(`${t}\n`));
     const err = deps.err ?? ((t: string) => process.stderr.write(`${t}\n`));
+    if (argv.includes("--help") || argv.includes("-h")) {
+        out(USAGE);
+        return 0;
+    }
     let args: ParsedArgs;
     let config: ProviderConfig;
     try {

@@ -41,6 +41,10 @@ function parseArgs(argv: string[]): Args {
 }
 
 export async function main(argv: string[]): Promise<number> {
+    if (argv.includes("--help") || argv.includes("-h")) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
     let args: Args;
     let config: ProviderConfig;
     try {

@@ -92,7 +92,7 @@ describe(`watchdog in direct mode (${useRealServer ? "real src/cli/start.ts" : "
         process.kill(oldPid, "SIGKILL");
         const rec = await restarted;
         // Exit is noticed at once (not on the next interval), then one backoff step.
-        expect(Date.now() - t0).toBeLessThan(FAST.intervalMs! + FAST.backoffInitialMs! + 1500);
+        expect(Date.now() - t0).toBeLessThan(FAST.intervalMs! + FAST.backoffInitialMs! + 3000);
         expect(rec.reason).toMatch(/gone.*SIGKILL/);
         expect(rec.old_pid).toBe(oldPid);
         expect(rec.new_pid).not.toBe(oldPid);
@@ -157,5 +157,53 @@ describe(`watchdog in direct mode (${useRealServer ? "real src/cli/start.ts" : "
         expect(spawnedAgain).toBe(false);
         await next.stop({stopProvider: true});
         await waitDead(pid, 8_000);
+    });
+});
+
+describe("npm run watchdog (the CLI, direct mode, settings from the config file)", () => {
+    // The CLI always starts src/cli/start.ts, so this needs the real server.
+    it.skipIf(!useRealServer)("keeps the provider alive through kill -9, and Ctrl+C stops both and frees the lock", async () => {
+        const config = makeHome(await freePort(), {
+            watchdog: {interval_seconds: 0.2, timeout_ms: 600, failures_before_restart: 2, backoff_initial_ms: 100, backoff_max_ms: 400, startup_timeout_seconds: 20, mode: "direct"}
+        });
+        homes.push(config.home);
+        const url = `http://127.0.0.1:${config.server_port}`;
+        const pidFile = path.join(config.paths.logs, "provider.pid");
+        const readPid = (): number | null => {
+            try {
+                return (JSON.parse(fs.readFileSync(pidFile, "utf8")) as {pid: number}).pid;
+            } catch {
+                return null;
+            }
+        };
+        const env = cleanEnv();
+        const cli = execa(process.execPath, ["--import", "tsx", path.join(projectRoot, "src", "cli", "watchdog.ts"), "--home", config.home], {
+            cwd: projectRoot, reject: false, env, extendEnv: false, timeout: 40_000, stdin: "ignore"
+        });
+        if (cli.pid) spawned.add(cli.pid);
+        try {
+            const first = await waitFor("the provider PID file", readPid, 20_000);
+            spawned.add(first);
+            await waitFor("the provider to answer", async () => (await checkHealth(url, 1000)).ok, 25_000, 100);
+            process.kill(first, "SIGKILL");
+            const second = await waitFor("a new provider PID", () => {
+                const p = readPid();
+                return p != null && p !== first ? p : null;
+            }, 10_000);
+            spawned.add(second);
+            await waitFor("the new provider to answer", async () => (await checkHealth(url, 1000)).ok, 25_000, 100);
+            expect(readJsonLines(path.join(config.paths.logs, "watchdog.log")).filter((l) => l.event === "restart")).toHaveLength(1);
+
+            cli.kill("SIGINT");
+            const r = await cli;
+            expect(r.exitCode).toBe(0);
+            expect(r.stderr).toMatch(/restarted the provider \(provider process \d+ is gone \(signal SIGKILL\)\)/);
+            await waitDead(second, 8_000);
+            expect(fs.existsSync(path.join(config.paths.logs, "watchdog.lock"))).toBe(false);
+            expect((JSON.parse(fs.readFileSync(path.join(config.paths.logs, "watchdog_state.json"), "utf8")) as WatchdogState).state).toBe("stopped");
+        } finally {
+            cli.kill("SIGKILL");
+            await cli;
+        }
     });
 });

@@ -33,7 +33,7 @@ export function tempDir(prefix: string): string {
 }
 
 /** A provider home in a temp folder: no API key, the given port, a short drain grace and no models. */
-export function makeHome(port: number): ProviderConfig {
+export function makeHome(port: number, extra: Record<string, unknown> = {}): ProviderConfig {
     const home = tempDir("wd home");
     fs.mkdirSync(path.join(home, "config"), {recursive: true});
     fs.mkdirSync(path.join(home, "models"), {recursive: true});
@@ -42,7 +42,8 @@ export function makeHome(port: number): ProviderConfig {
         server_port: port,
         server_host: "127.0.0.1",
         shutdown_grace_seconds: 1,
-        log_level: "warn"
+        log_level: "warn",
+        ...extra
     }));
     return loadConfig({home, env: {}});
 }
