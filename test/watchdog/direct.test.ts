@@ -12,6 +12,7 @@ import {LockHeldError} from "../../src/watchdog/lock.js";
 import {watchdogOptionsFromConfig} from "../../src/watchdog/options.js";
 import {isProcessAlive} from "../../src/watchdog/process.js";
 import {Watchdog, type RestartRecord, type WatchdogOptions, type WatchdogState} from "../../src/watchdog/watchdog.js";
+import {addModel} from "../helpers/home.js";
 import {freePort, killHard, makeHome, providerCommand, readJsonLines, useRealServer, waitDead, waitFor} from "./helpers.js";
 
 const spawned = new Set<number>();
@@ -205,5 +206,40 @@ describe("npm run watchdog (the CLI, direct mode, settings from the config file)
             cli.kill("SIGKILL");
             await cli;
         }
+    });
+});
+
+describe("kill -9 of a server with a loaded model (real server only)", () => {
+    it.skipIf(!useRealServer)("leaves no runner process behind, and the watchdog brings the server back", async () => {
+        const config = makeHome(await freePort(), {
+            threads: 1,
+            import_sources: {ollama: false, ollama_dir: null, lmstudio: false, lmstudio_dir: null, huggingface: false, huggingface_dir: null}
+        });
+        homes.push(config.home);
+        await addModel(config.home, "tiny/tiny.gguf");
+        const url = `http://127.0.0.1:${config.server_port}`;
+        const wd = await makeWatchdog(config);
+        await wd.start();
+        await waitFor("the provider to answer", async () => (await checkHealth(url, 1000)).ok, 25_000, 100);
+        const serverPid = wd.providerPid!;
+
+        const installed = await (await fetch(`${url}/runtime/status`)).json() as {models: Array<{name: string}>};
+        expect(installed.models.length).toBe(1);
+        const name = installed.models[0]!.name;
+        const load = await fetch(`${url}/runtime/load/${encodeURIComponent(name)}`, {method: "POST"});
+        expect(load.status).toBe(200);
+        const status = await (await fetch(`${url}/runtime/status`)).json() as {models: Array<{name: string; runner_pid: number | null}>};
+        const runnerPid = status.models.find((m) => m.name === name)?.runner_pid;
+        expect(typeof runnerPid).toBe("number");
+        spawned.add(runnerPid!);
+        expect(isProcessAlive(runnerPid!)).toBe(true);
+
+        const recovered = nextEvent<RestartRecord>(wd, "recovered", 30_000);
+        process.kill(serverPid, "SIGKILL");
+        // The runner notices its IPC channel closing at once, and checks its parent every 2 s as a fallback.
+        await waitDead(runnerPid!, 6_000);
+        await recovered;
+        expect(wd.providerPid).not.toBe(serverPid);
+        expect((await checkHealth(url, 1000)).ok).toBe(true);
     });
 });

@@ -65,8 +65,9 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | null | 
     }
 }
 
-/** Kills a process and its group, ignoring ones already gone; used in afterAll. */
+/** Kills a process still alive, and its group; used in afterAll. A PID already gone is left alone (it could be reused). */
 export function killHard(pid: number): void {
+    if (!isProcessAlive(pid)) return;
     for (const target of [-pid, pid]) {
         try {
             process.kill(target, "SIGKILL");
