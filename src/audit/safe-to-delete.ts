@@ -197,7 +197,8 @@ export async function buildSafeToDeleteList(config: ProviderConfig, models: Mode
 
     const usedProjectors = new Set<string>();
     for (const m of models) if (m.projector) usedProjectors.add(caseKey(m.projector));
-    const modelDirs = new Set(inv.files.filter((f) => f.role === "model" && !isProjectorName(f.path) && f.invalid_reason == null).flatMap((f) => [f.path, ...f.aliases]).map((p) => caseKey(path.dirname(p))));
+    // Any model file beside a projector keeps it, even an invalid one: that model may be downloaded again.
+    const modelDirs = new Set(inv.files.filter((f) => f.role === "model" && !isProjectorName(f.path)).flatMap((f) => [f.path, ...f.aliases]).map((p) => caseKey(path.dirname(p))));
     for (const f of inv.files) {
         if (!ownFile(f) || !isProjectorName(f.path)) continue;
         if ([f.path, ...f.aliases].some((p) => usedProjectors.has(caseKey(p))) || modelDirs.has(caseKey(path.dirname(f.path)))) continue;

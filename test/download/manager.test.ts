@@ -277,4 +277,31 @@ describe("DownloadManager", () => {
         expect(done.http_status).toBe(502);
         expect(done.error).toMatch(/giving up after 2 retries/);
     });
+    it("restarts from byte 0 when the server ignores Range, and still verifies", async () => {
+        const content = bytes(BIG, 12);
+        standin.addRepo(REPO, [{path: FILE, content}]);
+        standin.dropAfter.set(FILE, 50_000);
+        standin.ignoreRange = true;
+        const m = await manager();
+        const {job} = await m.start(`hf:${REPO}:Q4_K_M`);
+        const done = await m.wait(job.id);
+        expect(done.status).toBe("completed");
+        const gets = standin.resolveRequests(FILE);
+        expect(gets[1]!.range).toBe("bytes=50000-");
+        expect(sha256(fs.readFileSync(job.target))).toBe(sha256(content));
+    });
+
+    it("aborts a stalled connection and resumes it with Range", async () => {
+        const content = bytes(40_000, 13);
+        standin.direct.set("slow.gguf", {path: "slow.gguf", content, lfs: false});
+        standin.chunkSize = 10_000;
+        standin.chunkDelayMs = 400;
+        const m = await manager({stallTimeoutMs: 150}, {downloads: {retries: 1}});
+        const {job} = await m.start({url: `${standin.base}/direct/slow.gguf`});
+        const done = await m.wait(job.id);
+        // Each attempt gets one chunk and then stalls; progress resets the retry budget, so it completes.
+        expect(done.status).toBe("completed");
+        expect(standin.resolveRequests("slow.gguf").map((r) => r.range)).toEqual([null, "bytes=10000-", "bytes=20000-", "bytes=30000-"]);
+        expect(fs.readFileSync(job.target).equals(content)).toBe(true);
+    });
 });
