@@ -47,8 +47,8 @@ export function resolveModelName(requested: string, ctx: ResolveContext): Resolu
     if (name === "" || name.length > MAX_NAME_LENGTH || name.includes("\0")) return {kind: "not_found", name: String(requested).slice(0, 200)};
     const servable = ctx.models.filter((m) => m.status !== "invalid");
 
-    // 1. exact
-    const exact = servable.find((m) => m.name === name);
+    // 1. exact (an invalid model answers its own name, so the caller can say why it cannot be served)
+    const exact = ctx.models.find((m) => m.name === name);
     if (exact) return {kind: "local", model: exact, rule: "exact"};
 
     // 2. alias (config aliases)

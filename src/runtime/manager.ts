@@ -202,7 +202,8 @@ export class ModelManager {
      */
     admit(entry: ModelEntry, opts: AcquireOptions = {}): Ticket {
         if (this.closed) throw new HttpError(503, "server is shutting down; try again in a moment");
-        if (entry.status === "invalid") throw new HttpError(500, `model '${entry.name}' cannot be loaded: ${entry.reason ?? "invalid GGUF"}`);
+        if (entry.status === "invalid")
+            throw new HttpError(500, `model '${entry.name}' cannot be loaded: ${entry.reason ?? "invalid GGUF"} (file: ${entry.path})`, "invalid_model");
         const slot = this.slotFor(entry);
         if (slot.draining || slot.state === "unloading")
             throw new HttpError(503, `model '${entry.name}' is being unloaded; try again in a moment`);

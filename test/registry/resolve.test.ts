@@ -85,8 +85,9 @@ describe("name resolution", () => {
             expect(name(resolveModelName(n, shuffled))).toBe(name(resolveModelName(n, ctx)));
     });
 
-    it("never serves an invalid model", () => {
-        expect(name(resolveModelName("broken", ctx))).toBe("not_found");
+    it("an invalid model answers only its exact name (so the error can say why), never a fuzzy match", () => {
+        expect(name(resolveModelName("broken", ctx))).toBe("exact:broken");
+        expect(name(resolveModelName("Broken", ctx))).toBe("not_found");
     });
 
     it("hostile names match nothing", () => {

@@ -95,7 +95,7 @@ describe("Ollama API", () => {
         expect(a.body.eval_count).toBe(5);
         const sys = await server.json<Record<string, number>>("/api/generate", {model: "styled", prompt: "hi", stream: false, system: "A much longer and different system prompt than the default."});
         expect(sys.body.prompt_eval_count).not.toBe(a.body.prompt_eval_count);
-        const b = await server.json<Record<string, number>>("/api/generate", {model: "styled", prompt: "hi", stream: false, options: {num_predict: 3}});
+        const b = await server.json<Record<string, number>>("/api/generate", {model: "styled", prompt: "hi", stream: false, options: {temperature: 0, num_predict: 3}});
         expect(b.body.eval_count).toBe(3);
     });
 
@@ -173,13 +173,13 @@ describe("Ollama API", () => {
     });
 
     it("uses default_model when /api/generate names none", async () => {
-        const r = await server.json<{model: string; response: string}>("/api/generate", {prompt: "hi", stream: false, options: {num_predict: 2}});
+        const r = await server.json<{model: string; response: string}>("/api/generate", {prompt: "hi", stream: false, options: {temperature: 0, num_predict: 2}});
         expect(r.status).toBe(200);
         expect(r.body.response.length).toBeGreaterThan(0);
     });
 
     it("accepts the seed's top-level max_tokens", async () => {
-        const r = await server.json<{eval_count: number; done_reason: string}>("/api/chat", {model: MODEL, stream: false, max_tokens: 4, messages: [{role: "user", content: "hi"}]});
+        const r = await server.json<{eval_count: number; done_reason: string}>("/api/chat", {model: MODEL, stream: false, max_tokens: 4, options: {temperature: 0}, messages: [{role: "user", content: "hi"}]});
         expect(r.body.eval_count).toBe(4);
         expect(r.body.done_reason).toBe("length");
     });
@@ -208,7 +208,7 @@ describe("Ollama API", () => {
 
     it("a model copied in after start is found by the rescan before a 404", async () => {
         await addModel(home, "late-arrival/late-arrival-q8_0.gguf", {seed: 11});
-        const r = await server.json<{response: string}>("/api/generate", {model: "late-arrival", prompt: "hi", stream: false, options: {num_predict: 2}});
+        const r = await server.json<{response: string}>("/api/generate", {model: "late-arrival", prompt: "hi", stream: false, options: {temperature: 0, num_predict: 2}});
         expect(r.status).toBe(200);
     });
 
@@ -237,11 +237,11 @@ describe("Ollama API", () => {
         expect(huge.body.done_reason).toBe("length");
         expect(huge.body.eval_count).toBeLessThanOrEqual(2048);
         // a 5 MB prompt is refused with a clear message, not a crash
-        const big = await server.json<{error: string}>("/api/generate", {model: MODEL, prompt: "word ".repeat(1024 * 1024), stream: false, options: {num_predict: 1}});
+        const big = await server.json<{error: string}>("/api/generate", {model: MODEL, prompt: "word ".repeat(1024 * 1024), stream: false, options: {temperature: 0, num_predict: 1}});
         expect(big.status).toBe(400);
         expect(big.body.error).toMatch(/exceeds the context length/);
         // and the server still serves
-        const ok = await server.json<{eval_count: number}>("/api/generate", {model: MODEL, prompt: "still there?", stream: false, options: {num_predict: 2}});
+        const ok = await server.json<{eval_count: number}>("/api/generate", {model: MODEL, prompt: "still there?", stream: false, options: {temperature: 0, num_predict: 2}});
         expect(ok.body.eval_count).toBe(2);
         expect((await server.api("/no/such/route")).status).toBe(404);
     }, 120_000);
@@ -258,7 +258,7 @@ describe("Ollama API", () => {
         expect(entry.size_vram).toBe(0);
         expect(new Date(entry.expires_at).getUTCFullYear()).toBe(2318);
         // a non-empty prompt with keep_alive 0 never shortens the configured policy
-        await server.json("/api/generate", {model: MODEL, prompt: "x", keep_alive: 0, stream: false, options: {num_predict: 1}});
+        await server.json("/api/generate", {model: MODEL, prompt: "x", keep_alive: 0, stream: false, options: {temperature: 0, num_predict: 1}});
         expect((await server.json<{models: Array<{name: string}>}>("/api/ps")).body.models.map((m) => m.name)).toContain(MODEL);
         const chatUnload = await server.json<{done_reason: string; message: {content: string}}>("/api/chat", {model: MODEL, messages: [], keep_alive: 0});
         expect(chatUnload.body.done_reason).toBe("unload");
