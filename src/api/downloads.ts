@@ -30,16 +30,10 @@ function bodyOf(raw: unknown): Body | null {
 
 /** `{model: "hf:…"}`, `{model: {repo, quant}}`, or the fields at the top level (`{repo, file}`, `{url}`). */
 function startInput(body: Body): unknown {
-    if (body.model !== undefined) {
-        if (typeof body.model === "string" && (body.projector !== undefined || body.revision !== undefined || body.filename !== undefined))
-            return /^https?:\/\//i.test(body.model.trim())
-                ? {url: body.model.trim(), filename: body.filename, projector: body.projector}
-                : body.model;
-        return body.model;
-    }
-    const {repo, file, quant, url, revision, projector, filename} = body;
+    const {model, repo, file, quant, url, revision, projector, filename} = body;
+    if (model !== undefined && typeof model !== "string") return model;
     const o: Body = {};
-    for (const [k, v] of Object.entries({repo, file, quant, url, revision, projector, filename})) if (v !== undefined) o[k] = v;
+    for (const [k, v] of Object.entries({model, repo, file, quant, url, revision, projector, filename})) if (v !== undefined) o[k] = v;
     return o;
 }
 

@@ -106,8 +106,11 @@ export async function collectInventory(config: ProviderConfig, models: ModelEntr
         let st: fs.Stats;
         let lst: fs.Stats;
         let real: string;
+        let ident: fs.BigIntStats;
         try {
             st = await fs.promises.stat(p);
+            // Windows file ids are 64-bit: as numbers they could collide and merge two different files.
+            ident = await fs.promises.stat(p, {bigint: true});
             lst = await fs.promises.lstat(p);
             real = await fs.promises.realpath(p);
         } catch (err) {
@@ -115,7 +118,7 @@ export async function collectInventory(config: ProviderConfig, models: ModelEntr
             return;
         }
         if (!st.isFile()) return;
-        const id = st.ino && st.dev ? `${st.dev}:${st.ino}` : caseKey(real);
+        const id = ident.ino !== 0n ? `${ident.dev}:${ident.ino}` : caseKey(real);
         let f = byId.get(id);
         if (!f) {
             f = {

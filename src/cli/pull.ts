@@ -7,7 +7,6 @@
 import cliProgress from "cli-progress";
 import {DownloadError} from "../download/errors.js";
 import {DownloadManager, type DownloadProgressEvent} from "../download/manager.js";
-import {parseModelRef} from "../download/ref.js";
 import {createLogger} from "../log/logger.js";
 import {externalSourcesFor} from "../registry/external.js";
 import {scanModels} from "../registry/scan.js";
@@ -36,17 +35,7 @@ function fail(err: unknown): never {
     process.exit(1);
 }
 
-let input: unknown = refs[0];
-if (noProjector) {
-    try {
-        const ref = parseModelRef(refs[0], manager.parseOptions());
-        input = ref.kind === "hf"
-            ? {repo: ref.repo, revision: ref.revision, projector: false, ...(ref.file ? {file: ref.file} : {quant: ref.quant ?? undefined})}
-            : {url: ref.url, filename: ref.fileName};
-    } catch (err) {
-        fail(err);
-    }
-}
+const input: unknown = noProjector ? {model: refs[0], projector: false} : refs[0];
 
 let started: Awaited<ReturnType<DownloadManager["start"]>>;
 try {

@@ -682,6 +682,7 @@ export class DownloadManager {
      */
     private async writeSidecar(job: JobInternal): Promise<void> {
         const s = job.snap;
+        if (!s.files.some((f) => f.verified)) return;
         const file = path.join(s.folder, ".download.json");
         let record: {version: 1; files: Record<string, unknown>} = {version: 1, files: {}};
         try {

@@ -164,6 +164,20 @@ export function parseModelRef(input: unknown, opts: ParseOptions = {}): ModelRef
     const o = input as Record<string, unknown>;
     const projector = o.projector === undefined ? true : o.projector === true;
     if (o.projector !== undefined && typeof o.projector !== "boolean") throw badRef(`"projector" must be a boolean`);
+    if (typeof o.model === "string" && o.url === undefined && o.repo === undefined) {
+        // `{model: "hf:org/repo:Q4_K_M", projector: false}`: the string plus per-request switches.
+        const s = o.model.trim();
+        if (/^https?:\/\//i.test(s) && o.filename !== undefined) return parseModelRef({url: s, filename: o.filename, projector: o.projector}, opts);
+        const ref = parseRefString(s, projector, opts);
+        if (ref.kind === "hf") {
+            ref.projector = projector;
+            if (o.revision !== undefined) {
+                if (typeof o.revision !== "string") throw badRef(`"revision" must be a string`);
+                ref.revision = validateRevision(o.revision);
+            }
+        }
+        return ref;
+    }
     if (o.url !== undefined) {
         if (typeof o.url !== "string") throw badRef(`"url" must be a string`);
         if (o.repo !== undefined) throw badRef(`give either "url" or "repo", not both`);

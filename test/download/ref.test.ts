@@ -30,6 +30,8 @@ describe("parseModelRef", () => {
         expect(parseModelRef({repo: "org/repo", quant: "Q8_0"})).toMatchObject({repo: "org/repo", quant: "Q8_0"});
         expect(parseModelRef({repo: "org/repo", file: "a.gguf", projector: false})).toMatchObject({file: "a.gguf", projector: false});
         expect(parseModelRef({repo: "hf:org/repo:Q5_K_M"})).toMatchObject({repo: "org/repo", quant: "Q5_K_M"});
+        expect(parseModelRef({model: "hf:org/repo:Q8_0", projector: false, revision: "v2"})).toMatchObject({repo: "org/repo", quant: "Q8_0", projector: false, revision: "v2"});
+        expect(parseModelRef({model: "https://e.com/a.gguf", filename: "b.gguf"})).toMatchObject({kind: "url", fileName: "b.gguf"});
     });
 
     it("turns Hugging Face resolve URLs into references and keeps others as URLs", () => {

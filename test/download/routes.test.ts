@@ -93,6 +93,11 @@ describe("download routes", () => {
         const a = await post("/download/start", {repo: REPO, quant: "q4_k_m", projector: false});
         expect(a.status).toBe(202);
         await downloads.wait(String(a.json.id));
+        const noProj = downloads.get(String(a.json.id))!;
+        expect(noProj.files.map((f) => f.name)).toEqual([FILE]);
+        fs.rmSync(noProj.target);
+        const a2 = await post("/download/start", {model: `hf:${REPO}:Q4_K_M`, projector: false});
+        expect((await downloads.wait(String(a2.json.id))).files.map((f) => f.name)).toEqual([FILE]);
         const b = await post("/download/start", {model: {repo: REPO, file: "mmproj-Tiny-f16.gguf"}});
         expect(b.status).toBe(202);
         const c = await post("/download/start", {url: `${standin.base}/direct/direct.gguf`});
