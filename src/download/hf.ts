@@ -17,14 +17,15 @@ export interface HfSettings {
 }
 
 /**
- * Endpoint and token: config first, then the environment Hugging Face's own tools read (`HF_ENDPOINT`, `HF_TOKEN`),
- * then the token file `huggingface-cli login` writes, so a user who logged in once needs nothing else.
+ * Endpoint and token, with the project's precedence (file < environment): `HF_ENDPOINT` / `HF_TOKEN` (the variables
+ * Hugging Face's own tools read) over `downloads.hf_endpoint` / `downloads.hf_token`, then the token file
+ * `huggingface-cli login` writes, so a user who logged in once needs nothing else.
  */
 export function resolveHfSettings(config: ProviderConfig, env: NodeJS.ProcessEnv = process.env, homedir: string = os.homedir()): HfSettings {
-    const endpoint = (config.downloads.hf_endpoint || env.HF_ENDPOINT || DEFAULT_HF_ENDPOINT).replace(/\/+$/, "");
-    if (config.downloads.hf_token) return {endpoint, token: config.downloads.hf_token, tokenSource: "config"};
+    const endpoint = (env.HF_ENDPOINT || config.downloads.hf_endpoint || DEFAULT_HF_ENDPOINT).replace(/\/+$/, "");
     const envToken = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
     if (envToken) return {endpoint, token: envToken, tokenSource: "env"};
+    if (config.downloads.hf_token) return {endpoint, token: config.downloads.hf_token, tokenSource: "config"};
     const candidates = [
         env.HF_TOKEN_PATH,
         env.HF_HOME ? path.join(env.HF_HOME, "token") : undefined,

@@ -1,9 +1,11 @@
+import fs from "node:fs";
 import path from "node:path";
 import {describe, expect, it} from "vitest";
 import {DownloadError} from "../../src/download/errors.js";
-import {selectHfFiles, type HfFileEntry} from "../../src/download/hf.js";
+import {hfHeaders, resolveHfSettings, selectHfFiles, type HfFileEntry} from "../../src/download/hf.js";
 import {modelNameFromFile, nameHasQuant, quantFromFileName, resolveInside} from "../../src/download/names.js";
 import {formatModelRef, parseModelRef, targetFolderName, type HfModelRef} from "../../src/download/ref.js";
+import {rmrf, tempHome, testConfig} from "./helpers.js";
 
 function errOf(fn: () => unknown): DownloadError {
     try {
@@ -151,5 +153,26 @@ describe("selectHfFiles", () => {
     it("takes the only model of a repo when no tag is given and Q4_K_M is absent", () => {
         const sel = selectHfFiles([{path: "tiny-f16.gguf", size: 5, sha256: null}], ref({}));
         expect(sel.model[0]!.path).toBe("tiny-f16.gguf");
+    });
+});
+
+describe("resolveHfSettings", () => {
+    it("takes the environment over the config, then the login token file, and sends the token only to Hugging Face", () => {
+        const home = tempHome("zc-hf-");
+        try {
+            const cfg = testConfig(home, {downloads: {hf_token: "cfg", hf_endpoint: "https://mirror.example/"}});
+            expect(resolveHfSettings(cfg, {}, home)).toMatchObject({endpoint: "https://mirror.example", token: "cfg", tokenSource: "config"});
+            expect(resolveHfSettings(cfg, {HF_TOKEN: "env", HF_ENDPOINT: "https://other.example"}, home)).toMatchObject({endpoint: "https://other.example", token: "env"});
+            const bare = testConfig(home);
+            expect(resolveHfSettings(bare, {}, home)).toMatchObject({endpoint: "https://huggingface.co", token: null});
+            fs.mkdirSync(path.join(home, ".cache", "huggingface"), {recursive: true});
+            fs.writeFileSync(path.join(home, ".cache", "huggingface", "token"), "hf_file\n");
+            const hf = resolveHfSettings(bare, {}, home);
+            expect(hf).toMatchObject({token: "hf_file", tokenSource: "file"});
+            expect(hfHeaders(hf, "https://huggingface.co/org/repo/resolve/main/x.gguf").authorization).toBe("Bearer hf_file");
+            expect(hfHeaders(hf, "https://example.com/x.gguf").authorization).toBeUndefined();
+        } finally {
+            rmrf(home);
+        }
     });
 });
