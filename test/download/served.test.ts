@@ -34,7 +34,12 @@ afterEach(async () => {
     await server?.close(1000);
     server = null;
     await standin.close();
-    rmrf(home);
+    // The registry may still flush a status change to the index after close; remove the home until it stays gone.
+    for (let i = 0; i < 10; i++) {
+        rmrf(home);
+        await new Promise((r) => setTimeout(r, 200));
+        if (!fs.existsSync(home)) break;
+    }
     rmrf(scratch);
 });
 
