@@ -5,6 +5,9 @@ import {HttpError} from "../runtime/errors.js";
 import type {ChatMessage, GenerateRequest, ToolCall, ToolDefinition} from "../runtime/protocol.js";
 import type {GenerationResult, Provider} from "../runtime/provider.js";
 import {disconnectSignal} from "../server/stream.js";
+import {proxyOllama, resolveTarget, upstreamShow, upstreamTags} from "../upstream/index.js";
+import {embedOnTarget, serveOnTarget} from "../upstream/target.js";
+import {checkOutputSchema} from "./structured-output.js";
 import {serveGeneration, type WireFormat} from "./generation.js";
 import {mergeSampling, parseKeepAlive, parseOptions, type RequestOptions} from "./options.js";
 import {
@@ -62,7 +65,7 @@ function ollamaToolCalls(calls: ToolCall[]) {
 export function parseFormat(v: unknown): GenerateRequest["format"] {
     if (v == null || v === "") return undefined;
     if (v === "json") return "json";
-    if (typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+    if (typeof v === "object" && !Array.isArray(v)) return checkOutputSchema(v, "format");
     throw new HttpError(400, `invalid format: expected "json" or a JSON schema object, got ${JSON.stringify(v).slice(0, 100)}`);
 }
 
@@ -171,15 +174,18 @@ export function registerOllamaRoutes(app: FastifyInstance, provider: Provider, l
         const models = provider.registry.models().filter((m) => m.status !== "invalid")
             .sort((a, b) => b.mtime_ms - a.mtime_ms)
             .map((m) => tagEntry(m, provider.manager.stateOf(m.name) === "loaded" ? "loaded" : "unloaded"));
-        return {models};
+        return {models: [...models, ...await upstreamTags(provider, new Set(models.map((m) => m.name)))]};
     };
     app.get("/api/tags", tags);
 
-    app.post("/api/show", async (request) => {
+    app.post("/api/show", async (request, reply) => {
         const body = bodyOf(request);
         const name = optionalString(body, "model") ?? optionalString(body, "name");
         if (!name) throw new HttpError(400, "model is required");
-        const entry = await provider.resolveLocal(name);
+        const target = await resolveTarget(provider, name);
+        if (target.kind === "upstream")
+            return target.upstream.type === "ollama" ? proxyOllama(request, reply, logger, target.upstream, "/api/show", body, target.name) : upstreamShow(target.upstream, target.name);
+        const entry = target.entry;
         const {parameters, system} = showParameters(provider, entry);
         const copilot = String(request.headers["user-agent"] ?? "").startsWith("GitHubCopilotChat/");
         return {
@@ -238,7 +244,17 @@ export function registerOllamaRoutes(app: FastifyInstance, provider: Provider, l
         if (raw && (body.template != null || system != null || body.context != null))
             throw new HttpError(400, "raw mode does not support template, system, or context");
         const grammar = optionalString(body, "grammar");
-        const entry = await provider.resolveLocal(requested);
+        const target = await resolveTarget(provider, requested);
+        if (target.kind === "upstream") {
+            if (target.upstream.type === "ollama") return proxyOllama(request, reply, logger, target.upstream, "/api/generate", body, target.name);
+            const infill = suffix != null && suffix !== "";
+            return serveOnTarget(provider, logger, request, reply, {requested, options, needs: [], build: (sampling) => infill
+                ? {mode: "infill", prompt, suffix, options: sampling, format, grammar}
+                : raw ? {mode: "completion", prompt, options: sampling, format, grammar}
+                    : {mode: "chat", messages: [...(system ? [{role: "system" as const, content: system}] : []), {role: "user", content: prompt}], options: sampling, format, grammar}
+            }, () => ollamaGenerateFormat(requested, raw), stream, target);
+        }
+        const entry = target.entry;
         if (prompt === "" && !suffix) return loadOrUnload(request, reply, entry, requested, keepAlive, options.num_ctx, false);
         requireCapability(provider, entry, "completion", requested);
         let gen: GenerateRequest;
@@ -266,7 +282,13 @@ export function registerOllamaRoutes(app: FastifyInstance, provider: Provider, l
         const messages = parseMessages(body.messages);
         const tools = parseTools(body.tools);
         const grammar = optionalString(body, "grammar");
-        const entry = await provider.resolveLocal(requested);
+        const target = await resolveTarget(provider, requested);
+        if (target.kind === "upstream") {
+            if (target.upstream.type === "ollama") return proxyOllama(request, reply, logger, target.upstream, "/api/chat", body, target.name);
+            return serveOnTarget(provider, logger, request, reply, {requested, options, needs: [],
+                build: (sampling) => ({mode: "chat", messages, options: sampling, tools, format, grammar})}, () => ollamaChatFormat(requested), stream, target);
+        }
+        const entry = target.entry;
         if (messages.length === 0) return loadOrUnload(request, reply, entry, requested, keepAlive, options.num_ctx, true);
         requireCapability(provider, entry, "completion", requested);
         if (tools && tools.length > 0) requireCapability(provider, entry, "tools", requested);
@@ -297,7 +319,13 @@ export function registerOllamaRoutes(app: FastifyInstance, provider: Provider, l
         if (dimensions != null && (typeof dimensions !== "number" || !Number.isInteger(dimensions) || dimensions < 1))
             throw new HttpError(400, "\"dimensions\" must be a positive integer");
         const keepAlive = parseKeepAlive(body.keep_alive);
-        const entry = await provider.resolveLocal(requested);
+        const target = await resolveTarget(provider, requested);
+        if (target.kind === "upstream") {
+            if (target.upstream.type === "ollama") return proxyOllama(request, reply, logger, target.upstream, "/api/embed", body, target.name);
+            const res = await embedOnTarget(provider, request, reply, requested, inputs, truncate);
+            return {model: requested, embeddings: res.vectors.map((v) => normalize(dimensions != null ? v.slice(0, dimensions as number) : v)), prompt_eval_count: res.prompt_tokens};
+        }
+        const entry = target.entry;
         const job = provider.prepare(entry, requested, {keepAliveSeconds: keepAlive});
         const signal = disconnectSignal(request, reply);
         if (inputs.length === 0) {
@@ -317,7 +345,12 @@ export function registerOllamaRoutes(app: FastifyInstance, provider: Provider, l
         if (!requested) throw new HttpError(400, "model is required");
         const prompt = optionalString(body, "prompt") ?? "";
         const keepAlive = parseKeepAlive(body.keep_alive);
-        const entry = await provider.resolveLocal(requested);
+        const target = await resolveTarget(provider, requested);
+        if (target.kind === "upstream") {
+            if (target.upstream.type === "ollama") return proxyOllama(request, reply, logger, target.upstream, "/api/embeddings", body, target.name);
+            return {embedding: (await embedOnTarget(provider, request, reply, requested, [prompt], true)).vectors[0] ?? []};
+        }
+        const entry = target.entry;
         const job = provider.prepare(entry, requested, {keepAliveSeconds: keepAlive});
         const signal = disconnectSignal(request, reply);
         if (prompt === "") {

@@ -1,5 +1,6 @@
 import type {FastifyInstance} from "fastify";
 import type {Provider} from "../runtime/provider.js";
+import {upstreamTags} from "../upstream/index.js";
 import {tagEntry} from "./ollama-models.js";
 
 /** Model names may contain `/` and `:` (hf.co/org/repo:Q4_K_M), so the name is the rest of the path. */
@@ -25,7 +26,7 @@ export function registerRuntimeRoutes(app: FastifyInstance, provider: Provider):
     });
 
     app.get("/models/installed", async () => ({
-        models: provider.registry.models().map((m) => {
+        models: [...provider.registry.models().map((m) => {
             const state = provider.manager.stateOf(m.name);
             return {
                 ...tagEntry(m, m.status === "invalid" ? "invalid" : state),
@@ -36,7 +37,7 @@ export function registerRuntimeRoutes(app: FastifyInstance, provider: Provider):
                 read_only: m.read_only,
                 capabilities: undefined
             };
-        })
+        }), ...await upstreamTags(provider, new Set(provider.registry.models().filter((m) => m.status !== "invalid").map((m) => m.name)))]
     }));
 
     app.get("/runtime/status", async () => {
@@ -50,7 +51,7 @@ export function registerRuntimeRoutes(app: FastifyInstance, provider: Provider):
                     load_ms: 0, loads: 0, requests: 0, context_size: 0, estimate_bytes: 0, measured_rss_bytes: 0, budget_bytes: 0, expires_at: null
                 };
             }),
-            memory: provider.manager.memoryBudget(),
+            memory: {...provider.manager.memoryBudget(), server_rss_bytes: process.memoryUsage().rss},
             queue: {max: provider.config.max_queue, pending: provider.manager.status().reduce((a, s) => a + s.queued, 0)}
         };
     });

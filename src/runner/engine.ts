@@ -239,7 +239,9 @@ export class Engine {
             const calls: ToolCall[] = returnedCalls.map((c) => ({id: callId(), name: c.functionName, arguments: (c.params ?? {}) as Record<string, unknown>}));
             if (calls.length > 0) emit({type: "tool_calls", id, calls});
             const stop = res.metadata.stopReason;
-            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, evalCount, t0, tFirst, t1,
+            // tokens generated inside a function call never reach onToken; the sequence's meter counts them
+            const generated = functions ? Math.max(evalCount, slot.sequence.tokenMeter.diff(before).usedOutputTokens) : evalCount;
+            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, generated, t0, tFirst, t1,
                 calls.length > 0 ? "tool_calls" : stop === "maxTokens" ? "length" : "stop")});
         } finally {
             if (chat !== slot.chat) chat.dispose({disposeSequence: false});

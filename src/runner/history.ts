@@ -1,4 +1,5 @@
-import type {ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse} from "node-llama-cpp";
+import {LlamaText} from "node-llama-cpp";
+import type {ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper} from "node-llama-cpp";
 import type {ChatMessage, ToolDefinition} from "../runtime/protocol.js";
 
 /** Tool definitions as node-llama-cpp functions without handlers: calls are returned to the client, never executed. */
@@ -20,6 +21,76 @@ export function sanitizeSchema(schema: unknown): unknown {
         else if (k === "$ref" && typeof v === "string") out.$ref = v.replace("#/definitions/", "#/$defs/");
         else out[k] = sanitizeSchema(v);
     }
+    return out;
+}
+
+/**
+ * A view of `wrapper` whose answer must start with a function call (tool_choice "required" or a named function).
+ * node-llama-cpp has no option for this; a context state with `noPrefixTrigger: functionCall` injects the call prefix
+ * and lets the name grammar pick the function. The prompt still documents every tool the client sent (`documented`),
+ * while the `functions` given to generateResponse (the name grammar) may be narrowed to one.
+ */
+export function forceFunctionCall(wrapper: ChatWrapper, documented: ChatModelFunctions): ChatWrapper {
+    const call = wrapper.settings.functions?.call;
+    // Object.create keeps every other method and setting of the real wrapper (they use no #private fields)
+    const forced = Object.create(wrapper) as ChatWrapper;
+    forced.generateContextState = (options) => {
+        const state = wrapper.generateContextState({...options, availableFunctions: options.availableFunctions ? documented : undefined});
+        if (options.availableFunctions == null || call == null) return state;
+        return {
+            contextText: state.contextText,
+            stopGenerationTriggers: state.stopGenerationTriggers,
+            detectFunctionCalls: true,
+            noPrefixTrigger: {type: "functionCall", inject: LlamaText(call.prefix)}
+        };
+    };
+    return forced;
+}
+
+/** The tool a tool_choice forces, or null when the model may choose; throws when the named tool was not sent. */
+export function forcedFunctions(functions: ChatModelFunctions, choice: unknown): ChatModelFunctions | null {
+    if (choice === "required") return functions;
+    if (choice != null && typeof choice === "object" && typeof (choice as {name?: unknown}).name === "string") {
+        const name = (choice as {name: string}).name;
+        if (!Object.hasOwn(functions, name)) throw new Error(`tool_choice names the function '${name}', which is not among the tools sent`);
+        return {[name]: functions[name]!} as ChatModelFunctions;
+    }
+    return null;
+}
+
+/**
+ * Constraint keywords the JSON-schema grammar compiler accepts but does not enforce (node-llama-cpp's GbnfJsonSchema
+ * subset); annotations such as title or description are harmless and not listed.
+ */
+const UNENFORCED_KEYWORDS = new Set([
+    "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "uniqueItems", "contains", "minContains",
+    "maxContains", "patternProperties", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies", "if", "then", "else",
+    "not", "allOf", "unevaluatedProperties", "unevaluatedItems", "contentEncoding", "contentMediaType", "contentSchema"
+]);
+const ENFORCED_STRING_FORMATS = new Set(["date", "time", "date-time"]);
+
+/**
+ * Constraint keywords of a structured-output schema that the grammar would silently ignore, as JSON pointers
+ * ("/properties/age/minimum"). Only schema positions are walked, so a property named "pattern" is not a keyword.
+ */
+export function unenforcedSchemaKeywords(schema: unknown, at = ""): string[] {
+    if (schema == null || typeof schema !== "object" || Array.isArray(schema)) return [];
+    const out: string[] = [];
+    const s = schema as Record<string, unknown>;
+    for (const [k, v] of Object.entries(s)) {
+        if (UNENFORCED_KEYWORDS.has(k)) out.push(`${at}/${k}`);
+        else if (k === "format" && typeof v === "string" && !ENFORCED_STRING_FORMATS.has(v)) out.push(`${at}/format (${v})`);
+        else if (k === "$ref" && typeof v === "string" && !/^#\/(\$defs|definitions)\/[^/]+$/.test(v)) out.push(`${at}/$ref (${v})`);
+    }
+    const each = (v: unknown, path: string) => out.push(...unenforcedSchemaKeywords(v, path));
+    for (const key of ["properties", "$defs", "definitions"])
+        if (s[key] != null && typeof s[key] === "object")
+            for (const [name, sub] of Object.entries(s[key] as Record<string, unknown>)) each(sub, `${at}/${key}/${name}`);
+    for (const key of ["oneOf", "anyOf", "prefixItems"])
+        if (Array.isArray(s[key])) (s[key] as unknown[]).forEach((sub, i) => each(sub, `${at}/${key}/${i}`));
+    if (Array.isArray(s.items)) s.items.forEach((sub, i) => each(sub, `${at}/items/${i}`));
+    else each(s.items, `${at}/items`);
+    each(s.additionalProperties, `${at}/additionalProperties`);
     return out;
 }
 

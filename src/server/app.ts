@@ -4,6 +4,10 @@ import type {Provider} from "../runtime/provider.js";
 import {registerOllamaRoutes} from "../api/ollama.js";
 import {registerRuntimeRoutes} from "../api/runtime.js";
 import {registerHealthRoutes} from "../api/health.js";
+import {registerOpenAIRoutes} from "../api/openai.js";
+import {registerAnthropicRoutes} from "../api/anthropic.js";
+import {registerLlamaCppRoutes} from "../api/llamacpp.js";
+import {attachUpstreams} from "../upstream/index.js";
 import {installAuth} from "./auth.js";
 import {installErrorHandlers} from "./errors.js";
 import {installRequestLog} from "./request-log.js";
@@ -12,6 +16,8 @@ export interface AppOptions {
     testHooks?: boolean;
     /** Extra route families (OpenAI, Anthropic, downloads, ...) mounted on the same app, behind the same auth. */
     plugins?: Array<(app: FastifyInstance) => void | Promise<void>>;
+    /** How long upstream model lists are cached (tests shorten it). */
+    upstreamListTtlMs?: number;
 }
 
 /** The HTTP front: thin routes over the provider, one auth and CORS policy, errors in each family's shape. */
@@ -41,7 +47,11 @@ export async function buildApp(provider: Provider, logger: Logger, opts: AppOpti
     installErrorHandlers(app, logger);
     installAuth(app, provider.config);
     registerHealthRoutes(app, provider, opts.testHooks ?? false);
+    attachUpstreams(provider, logger, {listTtlMs: opts.upstreamListTtlMs});
     registerOllamaRoutes(app, provider, logger);
+    registerOpenAIRoutes(app, provider, logger);
+    registerAnthropicRoutes(app, provider, logger);
+    registerLlamaCppRoutes(app, provider, logger);
     registerRuntimeRoutes(app, provider);
     for (const plugin of opts.plugins ?? []) await plugin(app);
     return app;
