@@ -118,5 +118,6 @@ export class Provider {
 
     async close(): Promise<void> {
         await this.manager.close();
+        await this.registry.close();
     }
 }

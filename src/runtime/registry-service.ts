@@ -66,9 +66,21 @@ export class RegistryService {
         }
     }
 
+    private closed = false;
+
+    /** Writes the final statuses and stops writing: nothing touches the home after the server stopped. */
+    async close(): Promise<void> {
+        if (this.persistTimer) clearTimeout(this.persistTimer);
+        this.persistTimer = null;
+        if (this.closed) return;
+        this.closed = true;
+        this.applyLiveStatus();
+        if (this.index) await writeIndex(this.config.paths.registry, this.index).catch(() => undefined);
+    }
+
     /** Keeps `status` in registry/models_index.json current (loaded/unloaded), debounced. */
     statusChanged(): void {
-        if (this.persistTimer) return;
+        if (this.persistTimer || this.closed) return;
         this.persistTimer = setTimeout(() => {
             this.persistTimer = null;
             this.applyLiveStatus();

@@ -6,6 +6,9 @@ import {externalSourcesFor} from "../registry/external.js";
 import type {MemoryProbe} from "../runtime/memory-probe.js";
 import {Provider} from "../runtime/provider.js";
 import {buildApp, type AppOptions} from "./app.js";
+import {DownloadManager} from "../download/manager.js";
+import {registerDownloadRoutes} from "../api/downloads.js";
+import {registerAuditRoutes} from "../api/audit.js";
 import {isLoopback} from "./auth.js";
 
 export interface RunningServer {
@@ -24,6 +27,10 @@ export interface ServeOptions extends AppOptions {
     sweepIntervalMs?: number;
     /** Include Ollama / LM Studio / HF-cache stores (default true). */
     externalSources?: boolean;
+    /** Resume persisted downloads at start (default true). */
+    resumeDownloads?: boolean;
+    /** A download manager built by the caller (tests inject one with a stand-in free-space probe). */
+    downloads?: DownloadManager;
 }
 
 function isLoopbackHost(host: string): boolean {
@@ -55,7 +62,22 @@ export async function startServer(config: ProviderConfig, opts: ServeOptions = {
         external: opts.externalSources === false ? undefined : externalSourcesFor(config, logger)
     });
     await provider.start();
-    const app = await buildApp(provider, logger, opts);
+    const rescan = async () => {
+        const r = await provider.registry.rescan();
+        provider.manager.updateEntries(r.index.models);
+        return r;
+    };
+    // created before the routes: persisted downloads resume at once and register their model when done
+    const downloads = opts.downloads ?? await DownloadManager.create({config, logger, rescan, resume: opts.resumeDownloads ?? true});
+    downloads.useRescan(rescan);
+    const app = await buildApp(provider, logger, {
+        ...opts,
+        plugins: [
+            (a) => registerDownloadRoutes(a, {config, logger, downloads, rescan}),
+            (a) => registerAuditRoutes(a, {config, logger, listModels: async () => provider.registry.models(), rescan, downloads}),
+            ...(opts.plugins ?? [])
+        ]
+    });
     await app.listen({host: config.server_host, port: config.server_port});
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : config.server_port;
@@ -69,6 +91,7 @@ export async function startServer(config: ProviderConfig, opts: ServeOptions = {
             closing ??= (async () => {
                 const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
                 await Promise.race([app.close(), timer]);
+                await downloads.close();
                 await provider.close();
                 if (!app.server.listening) return;
                 app.server.closeAllConnections?.();

@@ -58,9 +58,7 @@ describe("served end to end", () => {
         const config = serverTestConfig(home, overrides);
         const dm = await DownloadManager.create({config, env: {}, freeSpace: async () => 1e12});
         downloads = dm;
-        server = await startTestServer(home, overrides, {
-            plugins: [(app) => registerDownloadRoutes(app, {config, logger: silentLogger, downloads: dm, rescan: () => server!.provider.registry.rescan()})]
-        });
+        server = await startTestServer(home, overrides, {downloads: dm});
         const start = await server.json<{id: string; total_bytes: number}>("/download/start", {model: "hf:zc/Tiny-GGUF:Q8_0"});
         expect(start.status).toBe(202);
         expect(start.body.total_bytes).toBe(model.totalSize);

@@ -36,5 +36,5 @@ export function testConfig(home: string, overrides: Partial<ProviderConfigFile> 
 }
 
 export async function removeHome(home: string): Promise<void> {
-    await fs.rm(home, {recursive: true, force: true});
+    await fs.rm(home, {recursive: true, force: true, maxRetries: 5, retryDelay: 100});
 }
