@@ -1,0 +1,403 @@
+/**
+ * `npm run setup -- [--home DIR] [--config FILE] [--plan] [--yes] [--non-interactive] [--answers FILE] [--resume]
+ *                   [--no-serve] [--skip STEP[,STEP]]`
+ *
+ * Walks the nine steps of tasks/provider-setup.yaml through the XState machine in src/setup/machine.ts, asks before
+ * anything destructive, writes the reports, and ends with the provider serving (unless --no-serve).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import {pathToFileURL} from "node:url";
+import {createActor, type SnapshotFrom} from "xstate";
+import {ConfigError, parseCommonArgs, projectRoot} from "../config/load.js";
+import type {ProviderConfigFile} from "../config/schema.js";
+import {createLogger, type Logger} from "../log/logger.js";
+import {inquirerPromptFns, loadAnswersFile, type AnswersFile, type ApprovalPolicy, type PromptFns} from "../setup/approvals.js";
+import {SetupGit} from "../setup/git.js";
+import {
+    createSetupMachine, foreground, initialContext, loadTasklist, planSetup, type MachineDeps, type ProgressSink, type SetupInput, type TaskDef
+} from "../setup/machine.js";
+import {buildSetupReport, reportPaths, writeReportFile} from "../setup/reports.js";
+import {readStateFile, stateFilePath, writeStateFile, type PersistedState, type SetupContext} from "../setup/state.js";
+import type {ModelsData} from "../setup/steps/models.js";
+import type {ReportsData} from "../setup/steps/reports.js";
+import {configFilePath, loadSetupConfig, type ConfigSource} from "../setup/steps/setup-config.js";
+import {fileTimestamp, isStepId, STEP_IDS, type RunOptionsRecord, type StepDefinition, type StepId, type StepRecord} from "../setup/steps/types.js";
+import {renderTable} from "./common.js";
+
+const USAGE = `usage: npm run setup -- [options]
+  --plan               print every step, what it would change and which approvals it would ask; change nothing
+  --yes, -y            approve everything except deletions (those always need an explicit answer)
+  --non-interactive    never prompt: answers come from --answers, unanswered approvals are denied,
+                       failed steps abort when required and are skipped when optional
+  --answers FILE       YAML answers: approval id -> approve|deny, failure:<step> -> retry|skip|abort
+  --resume             continue the interrupted run recorded in logs/setup_state.json
+  --no-serve           end after the reports instead of launching the provider (CI)
+  --skip STEP[,STEP]   skip steps by id (${STEP_IDS.join(", ")})
+  --home DIR           provider home (default: this checkout)
+  --config FILE        configuration file (default: <home>/config/provider_config.json)
+
+Exit status: 0 done, 3 done but a step failed and was skipped, 1 aborted, 2 usage or configuration error,
+130 interrupted (continue with --resume).`;
+
+export interface SetupArgs {
+    home?: string;
+    configPath?: string;
+    plan: boolean;
+    yes: boolean;
+    nonInteractive: boolean;
+    answers?: string;
+    resume: boolean;
+    serve: boolean;
+    skip: StepId[];
+    help: boolean;
+}
+
+export function parseSetupArgs(argv: string[]): SetupArgs {
+    const common = parseCommonArgs(argv);
+    const out: SetupArgs = {home: common.home, configPath: common.configPath, plan: false, yes: false, nonInteractive: false, resume: false, serve: true, skip: [], help: false};
+    const rest = common.rest;
+    for (let i = 0; i < rest.length; i++) {
+        const a = rest[i]!;
+        const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+        const value = (): string => {
+            const v = inline ?? rest[++i];
+            if (v == null || v === "") throw new ConfigError(`${flag} needs a value\n${USAGE}`);
+            return v;
+        };
+        switch (flag) {
+            case "--plan": out.plan = true; break;
+            case "--yes": case "-y": out.yes = true; break;
+            case "--non-interactive": out.nonInteractive = true; break;
+            case "--answers": out.answers = value(); break;
+            case "--resume": out.resume = true; break;
+            case "--no-serve": out.serve = false; break;
+            case "--help": case "-h": out.help = true; break;
+            case "--skip":
+                for (const s of value().split(",").map((x) => x.trim()).filter(Boolean)) {
+                    if (!isStepId(s)) throw new ConfigError(`--skip: unknown step "${s}"; steps are ${STEP_IDS.join(", ")}`);
+                    if (!out.skip.includes(s)) out.skip.push(s);
+                }
+                break;
+            default: throw new ConfigError(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
+        }
+    }
+    return out;
+}
+
+/** Seams for tests: prompts, output, environment and config overrides; never the machine's logic. */
+export interface SetupCliDeps {
+    env?: NodeJS.ProcessEnv;
+    out?: (text: string) => void;
+    err?: (text: string) => void;
+    prompts?: PromptFns;
+    /** Treat the terminal as interactive (tests driving prompts); default: stdin and stdout are TTYs. */
+    interactive?: boolean;
+    configOverrides?: Partial<ProviderConfigFile>;
+    logger?: Logger;
+    steps?: Partial<Record<StepId, StepDefinition<unknown>>>;
+    launch?: MachineDeps["launch"];
+    /** Resolves when the foreground provider should stop (tests); default: Ctrl+C / SIGTERM. */
+    stopSignal?: Promise<void>;
+}
+
+const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+const STATUS_MARK: Record<StepRecord["status"], string> = {done: "✔", skipped: "-", denied: "✖", failed: "✘", running: "…", pending: " "};
+
+/** One line per step: a spinner while it runs (on a terminal), then its status, time and summary. */
+class ConsoleProgress implements ProgressSink {
+    private timer: NodeJS.Timeout | null = null;
+    private frame = 0;
+    private line = "";
+    private started = 0;
+
+    constructor(private readonly write: (t: string) => void, private readonly tty: boolean, private readonly total: number) {}
+
+    stepStarted(step: StepRecord): void {
+        this.stop();
+        this.started = Date.now();
+        this.line = `[${step.index}/${this.total}] ${step.title}`;
+        if (!this.tty) {
+            this.write(`→ ${this.line}\n`);
+            return;
+        }
+        this.draw();
+        this.timer = setInterval(() => this.draw(), 100);
+        this.timer.unref();
+    }
+
+    private draw(): void {
+        const secs = ((Date.now() - this.started) / 1000).toFixed(1);
+        this.write(`\r\x1b[2K${SPINNER[this.frame++ % SPINNER.length]} ${this.line} ${secs}s`);
+    }
+
+    stepFinished(step: StepRecord): void {
+        this.stop();
+        const secs = step.duration_ms != null ? `${(step.duration_ms / 1000).toFixed(1)}s` : "";
+        const summary = (step.summary ?? step.reason ?? "").split("\n")[0];
+        this.write(`${this.tty ? "\r\x1b[2K" : ""}${STATUS_MARK[step.status]} [${step.index}/${this.total}] ${step.title}: ${step.status} ${secs}${summary ? `  ${summary}` : ""}\n`);
+        for (const w of step.warnings) this.write(`    warning: ${w}\n`);
+    }
+
+    note(text: string): void {
+        this.pause();
+        this.write(`${text}\n`);
+    }
+
+    pause(): void {
+        if (this.timer && this.tty) this.write("\r\x1b[2K");
+        this.stop();
+    }
+
+    stop(): void {
+        if (this.timer) clearInterval(this.timer);
+        this.timer = null;
+    }
+}
+
+function printPlan(write: (t: string) => void, planned: Awaited<ReturnType<typeof planSetup>>, home: string): void {
+    write(`Setup plan for ${home} (nothing has been changed):\n\n`);
+    planned.forEach((p, i) => {
+        const t = p.task;
+        const tags = [t.required ? "required" : "optional", t.mutates ? "changes files" : "reads only", t.gate ? "git gate first" : null].filter(Boolean).join(", ");
+        write(`${i + 1}. ${t.title} [${t.id}] (${tags})\n`);
+        write(`   ${t.description}\n`);
+        if (p.error) write(`   cannot plan this step now: ${p.error.split("\n").join("\n   ")}\n`);
+        if (p.skip) write(`   would be skipped: ${p.skip.split("\n").join("\n   ")}\n`);
+        for (const s of p.summary) write(`   - ${s}\n`);
+        const asks = p.approvals.length > 0 ? p.approvals : t.approvals;
+        if (asks.length > 0) write(`   approvals it may ask: ${asks.join(", ")}\n`);
+        write("\n");
+    });
+}
+
+function summaryTable(ctx: SetupContext): string {
+    const rows = ctx.order.map((id) => {
+        const s = ctx.steps[id];
+        return [String(s.index), s.title, s.status, s.duration_ms != null ? `${(s.duration_ms / 1000).toFixed(1)}s` : "-", (s.summary ?? s.reason ?? "").split("\n")[0]!.slice(0, 90)];
+    });
+    return renderTable(["#", "STEP", "STATUS", "TIME", "SUMMARY"], rows);
+}
+
+function newRunId(): string {
+    return `${fileTimestamp()}-${Math.random().toString(16).slice(2, 8)}`;
+}
+
+/** Runs setup; resolves with the exit status. */
+export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<number> {
+    const env = deps.env ?? process.env;
+    const write = deps.out ?? ((t: string) => void process.stdout.write(t));
+    const out = (t: string): void => write(t.endsWith("\n") ? t : `${t}\n`);
+    const err = deps.err ?? ((t: string) => void process.stderr.write(t.endsWith("\n") ? t : `${t}\n`));
+
+    let args: SetupArgs;
+    let tasks: TaskDef[];
+    let answers: AnswersFile | null = null;
+    try {
+        args = parseSetupArgs(argv);
+        if (args.help) {
+            out(USAGE);
+            return 0;
+        }
+        tasks = loadTasklist();
+        if (args.answers) answers = loadAnswersFile(args.answers);
+    } catch (e) {
+        err(e instanceof Error ? e.message : String(e));
+        return 2;
+    }
+    const home = path.resolve(args.home ?? env.ZOMBIECODER_HOME ?? projectRoot);
+    const configSource: ConfigSource = {home, env, configPath: args.configPath, overrides: deps.configOverrides};
+    const tty = deps.interactive ?? (Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY));
+    const interactive = !args.nonInteractive && tty;
+    if (!args.nonInteractive && !tty && !args.plan)
+        out("No terminal to ask on: running non-interactively (unanswered approvals are denied). Pass --non-interactive to silence this.");
+
+    let options: RunOptionsRecord = {interactive, yes: args.yes, answers_file: answers?.path ?? null, serve: args.serve, skip: args.skip};
+    const progress = new ConsoleProgress(write, tty && !args.plan && deps.out == null, tasks.length);
+    const abort = new AbortController();
+    const policy: ApprovalPolicy = {
+        interactive, yes: args.yes, answers, prompts: deps.prompts ?? inquirerPromptFns,
+        show: (t) => {
+            progress.pause();
+            out(t);
+        }
+    };
+
+    if (args.plan) {
+        // No folders, no logger file, no git: --plan only reads.
+        const git = new SetupGit(home, env);
+        const machineDeps: MachineDeps = {home, env, configSource, logger: deps.logger ?? createLogger({level: "silent", quiet: true}), out, git, policy, steps: deps.steps};
+        const input: SetupInput = {runId: "plan", startedAt: new Date().toISOString(), home, options, tasks};
+        printPlan(write, await planSetup(tasks, machineDeps, initialContext(input)), home);
+        out("Run it with: npm run setup" + (args.home ? ` -- --home ${JSON.stringify(home)}` : ""));
+        return 0;
+    }
+
+    let logsDir: string;
+    try {
+        fs.mkdirSync(home, {recursive: true});
+        logsDir = loadSetupConfig(configSource).config.paths.logs;
+    } catch (e) {
+        err(e instanceof ConfigError ? `error: ${e.message}` : String(e));
+        return 2;
+    }
+    const stateFile = stateFilePath(logsDir);
+    let persisted: PersistedState | null = null;
+    try {
+        persisted = readStateFile(stateFile);
+    } catch (e) {
+        if (args.resume) {
+            err((e as Error).message);
+            return 2;
+        }
+    }
+    if (args.resume) {
+        if (!persisted) {
+            err(`nothing to resume: ${stateFile} does not exist. Run npm run setup to start.`);
+            return 2;
+        }
+        if (persisted.status !== "running") {
+            err(`the last setup run (${persisted.run_id}) already ${persisted.status === "completed" ? "finished" : "was aborted"}; run npm run setup without --resume to start a new one.`);
+            return 2;
+        }
+        // Flags given now win over the recorded ones (a resumed CI run may add --no-serve); --skip adds steps.
+        const rec = persisted.options;
+        options = {
+            interactive: argv.includes("--non-interactive") ? false : interactive,
+            yes: args.yes || rec.yes,
+            answers_file: answers?.path ?? rec.answers_file,
+            serve: args.serve && rec.serve,
+            skip: [...new Set([...rec.skip, ...args.skip])]
+        };
+        if (!answers && rec.answers_file) {
+            try {
+                answers = loadAnswersFile(rec.answers_file);
+            } catch (e) {
+                err((e as Error).message);
+                return 2;
+            }
+        }
+        policy.interactive = options.interactive;
+        policy.yes = options.yes;
+        policy.answers = answers;
+    } else if (persisted?.status === "running") {
+        out(`Note: an interrupted run (${persisted.run_id}) is recorded in ${stateFile}; starting a new run (continue the old one with --resume instead).`);
+    }
+
+    const logger = deps.logger ?? createLogger({logsDir, name: "setup", quiet: true, level: "info"});
+    const git = new SetupGit(home, env);
+    const machineDeps: MachineDeps = {home, env, configSource, logger, out: (t) => progress.note(t), git, policy, steps: deps.steps, progress, launch: deps.launch, signal: abort.signal};
+    const machine = createSetupMachine(tasks, machineDeps);
+    const input: SetupInput = {runId: persisted && args.resume ? persisted.run_id : newRunId(), startedAt: new Date().toISOString(), home, options, tasks};
+
+    let actor: ReturnType<typeof createActor<typeof machine>>;
+    try {
+        if (args.resume && persisted) {
+            const snap = structuredClone(persisted.machine) as {context?: SetupContext};
+            if (snap.context) snap.context.options = options;
+            actor = createActor(machine, {input, snapshot: snap as unknown as SnapshotFrom<typeof machine>});
+            out(`Resuming run ${persisted.run_id} at ${JSON.stringify(persisted.state)}; completed steps are not repeated.`);
+        } else {
+            actor = createActor(machine, {input});
+        }
+    } catch (e) {
+        err(`cannot restore ${stateFile}: ${(e as Error).message}. Delete it to start afresh.`);
+        return 2;
+    }
+
+    const persist = (): void => {
+        const snap = actor.getSnapshot();
+        writeStateFile(stateFile, {
+            version: 1, run_id: snap.context.runId, home, updated_at: new Date().toISOString(), status: snap.context.status,
+            state: snap.value, options: snap.context.options, machine: actor.getPersistedSnapshot()
+        });
+    };
+    const finished = new Promise<SetupContext>((resolve) => {
+        actor.subscribe({
+            next: (snap) => {
+                persist();
+                if (snap.status === "done") resolve(snap.context);
+            },
+            error: (e) => {
+                logger.error({err: (e as Error).message}, "setup machine error");
+                resolve(actor.getSnapshot().context);
+            }
+        });
+    });
+
+    let interrupted = false;
+    const onSignal = (): void => {
+        if (interrupted) process.exit(130);
+        interrupted = true;
+        progress.pause();
+        // The state file already holds the last transition: the interrupted step starts over on --resume.
+        abort.abort(new Error("interrupted"));
+        err(`\nInterrupted. Continue later with: npm run setup -- --resume${args.home ? ` --home ${JSON.stringify(home)}` : ""}`);
+        setTimeout(() => process.exit(130), 200).unref();
+    };
+    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
+    const isCli = deps.out == null;
+    if (isCli) for (const s of signals) process.on(s, onSignal);
+
+    actor.start();
+    persist();
+    const ctx = await finished;
+    progress.stop();
+    actor.stop();
+
+    // The final report: the reports step wrote one already; this one carries the final statuses and the launch.
+    try {
+        const cfg = loadSetupConfig(configSource).config;
+        const models = (ctx.steps.reports.data as ReportsData | null)?.models ?? (ctx.steps.models.data as ModelsData | null);
+        const report = buildSetupReport(ctx, {configFile: configFilePath(configSource), models});
+        writeReportFile(reportPaths(home, cfg.paths.logs).report, report);
+    } catch (e) {
+        err(`could not write the final report: ${(e as Error).message}`);
+    }
+
+    out("");
+    out(summaryTable(ctx));
+    const failed = ctx.order.filter((id) => ctx.steps[id].status === "failed");
+    if (ctx.status === "aborted") {
+        const at = failed.at(-1);
+        err(`\nSetup aborted${at ? ` at step "${ctx.steps[at].title}": ${ctx.steps[at].errors.at(-1) ?? ""}` : ""}`);
+        err(`Report: ${reportPaths(home, logsDir).report}`);
+        if (isCli) for (const s of signals) process.off(s, onSignal);
+        return 1;
+    }
+    out(`\nReports: ${reportPaths(home, logsDir).summary} and ${reportPaths(home, logsDir).report}`);
+    if (ctx.launch) out(`Provider: ${ctx.launch.mode === "none" ? ctx.launch.detail : `${ctx.launch.url} (${ctx.launch.detail})`}`);
+    if (isCli) for (const s of signals) process.off(s, onSignal);
+
+    if (foreground.server) {
+        const server = foreground.server;
+        await (deps.stopSignal ?? new Promise<void>((resolve) => {
+            for (const s of signals) process.once(s, () => resolve());
+        }));
+        out("Stopping the provider...");
+        await server.close();
+        foreground.server = null;
+    }
+    return failed.length > 0 ? 3 : 0;
+}
+
+function isEntryPoint(): boolean {
+    const entry = process.argv[1];
+    if (!entry) return false;
+    try {
+        return import.meta.url === pathToFileURL(fs.realpathSync(entry)).href;
+    } catch {
+        return false;
+    }
+}
+
+if (isEntryPoint()) {
+    main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+        // Runner children and transports can keep the loop alive after the provider stopped; the work is done.
+        setTimeout(() => process.exit(code), 300).unref();
+    }, (e: unknown) => {
+        process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+        process.exitCode = 1;
+    });
+}

@@ -1,0 +1,145 @@
+/**
+ * The real provider, started in this process on a free loopback port, for the checks of steps 3 and 5.
+ * It serves the smallest usable installed model, or a generated test model (in a temporary folder, so the
+ * user's models and index are untouched) when there is none.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type {FastifyInstance} from "fastify";
+import {registerDownloadRoutes} from "../../api/downloads.js";
+import type {ProviderConfig} from "../../config/load.js";
+import {DownloadManager} from "../../download/manager.js";
+import {writeTestModel} from "../../gguf/test-model.js";
+import type {ModelEntry} from "../../registry/types.js";
+import {startServer, type RunningServer} from "../../server/serve.js";
+import type {StepContext} from "./types.js";
+
+export interface HttpResult {
+    status: number;
+    body: unknown;
+    ms: number;
+}
+
+export interface CheckServer {
+    url: string;
+    model: ModelEntry;
+    /** The model is the generated test model (no usable model was installed). */
+    generated: boolean;
+    /** Who serves /download/start: the server itself, setup (the downloads module mounted for the check), or nobody. */
+    downloads: "server" | "mounted" | "absent";
+    request(method: "GET" | "POST", route: string, body?: unknown, timeoutMs?: number): Promise<HttpResult>;
+    close(): Promise<void>;
+}
+
+/** Smallest first, preferring models with a chat template (so /api/chat renders), never embeddings or invalid files. */
+export function pickSmallestModel(models: readonly ModelEntry[]): ModelEntry | null {
+    const usable = models.filter((m) => m.status !== "invalid" && m.metadata?.is_embedding !== true);
+    const withTemplate = usable.filter((m) => m.metadata?.has_chat_template === true);
+    const pool = withTemplate.length > 0 ? withTemplate : usable;
+    return [...pool].sort((a, b) => a.size_bytes - b.size_bytes || (a.name < b.name ? -1 : 1))[0] ?? null;
+}
+
+export function routeName(name: string): string {
+    return name.split("/").map(encodeURIComponent).join("/");
+}
+
+async function start(ctx: StepContext, config: ProviderConfig, external: boolean, mountDownloads: boolean): Promise<{server: RunningServer; downloads: CheckServer["downloads"]; manager: DownloadManager | null}> {
+    let downloads: CheckServer["downloads"] = "absent";
+    let manager: DownloadManager | null = null;
+    let serverRef: RunningServer | null = null;
+    const plugins: Array<(app: FastifyInstance) => void> = [];
+    if (mountDownloads) {
+        plugins.push((app) => {
+            if (app.hasRoute({method: "POST", url: "/download/start"})) {
+                downloads = "server";
+                return;
+            }
+            // startServer does not mount the download routes itself; mount them for the check, with no state file so
+            // nothing persists, and nothing downloads because only an invalid body is sent.
+            manager = new DownloadManager({config, logger: ctx.logger, stateFile: null});
+            registerDownloadRoutes(app, {config, logger: ctx.logger, downloads: manager, rescan: async () => serverRef?.provider.registry.rescan()});
+            downloads = "mounted";
+        });
+    }
+    const server = await startServer(config, {logger: ctx.logger, externalSources: external, plugins});
+    serverRef = server;
+    return {server, downloads, manager};
+}
+
+/** Starts the provider for a check; the caller must close() it. */
+export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: boolean}): Promise<CheckServer> {
+    const base = ctx.config();
+    // The check server keeps its index in a temporary copy: the rescan it does on start must not rewrite the home's
+    // registry (steps 3 and 5 change no files), and starting from the copy keeps that rescan incremental.
+    const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), "zc-setup-check-"));
+    const registry = path.join(tmp, "models_index.json");
+    await fs.promises.copyFile(base.paths.registry, registry).catch(() => undefined);
+    const config: ProviderConfig = {...base, server_port: 0, server_host: "127.0.0.1", registry_file: registry, paths: {...base.paths, registry}};
+    let generated = false;
+    let server: RunningServer;
+    let downloads: CheckServer["downloads"];
+    let manager: DownloadManager | null;
+    let model: ModelEntry | null;
+    try {
+        ({server, downloads, manager} = await start(ctx, config, true, opts.mountDownloads));
+        model = pickSmallestModel(server.provider.registry.models());
+        if (!model) {
+            await server.close(1000);
+            await manager?.close();
+            const models = path.join(tmp, "models");
+            const file = path.join(models, "zombiecoder-setup-test", "zombiecoder-setup-test-q8_0.gguf");
+            await fs.promises.mkdir(path.dirname(file), {recursive: true});
+            await writeTestModel(file, {name: "ZombieCoder setup test model"});
+            const testConfig: ProviderConfig = {
+                ...config,
+                models_dir: models,
+                paths: {...config.paths, models},
+                import_sources: {...config.import_sources, ollama: false, lmstudio: false, huggingface: false}
+            };
+            generated = true;
+            ({server, downloads, manager} = await start(ctx, testConfig, false, opts.mountDownloads));
+            model = pickSmallestModel(server.provider.registry.models());
+            if (!model) {
+                await server.close(1000);
+                await manager?.close();
+                throw new Error("the generated test model was not listed by the server");
+            }
+        }
+    } catch (err) {
+        await fs.promises.rm(tmp, {recursive: true, force: true}).catch(() => undefined);
+        throw err;
+    }
+    const key = config.apiKey;
+    const running = server;
+    const chosen = model;
+    const mgr = manager;
+    return {
+        url: running.url,
+        model: chosen,
+        generated,
+        downloads,
+        async request(method, route, body, timeoutMs = 120_000) {
+            const headers: Record<string, string> = {};
+            if (key) headers["x-api-key"] = key;
+            if (body !== undefined) headers["content-type"] = "application/json";
+            const t0 = performance.now();
+            const res = await fetch(running.url + route, {
+                method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs)
+            });
+            const text = await res.text();
+            let parsed: unknown = text;
+            try {
+                parsed = JSON.parse(text);
+            } catch {
+                // not JSON: keep the text
+            }
+            return {status: res.status, body: parsed, ms: Math.round(performance.now() - t0)};
+        },
+        async close() {
+            await running.close(2000);
+            await mgr?.close();
+            await fs.promises.rm(tmp, {recursive: true, force: true}).catch(() => undefined);
+        }
+    };
+}

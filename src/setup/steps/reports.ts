@@ -1,0 +1,60 @@
+/** Step 9: refresh the index, write MODEL_MIGRATION_SUMMARY.md (committed) and logs/provider_setup_report.json. */
+import fs from "node:fs";
+import path from "node:path";
+import {externalSourcesFor} from "../../registry/external.js";
+import {scanModels} from "../../registry/scan.js";
+import type {CommitRecord} from "../git.js";
+import {buildSetupReport, renderMigrationSummary, reportPaths, writeReportFile} from "../reports.js";
+import type {SetupContext} from "../state.js";
+import {summarizeModels, type ModelsData} from "./models.js";
+import {configFilePath} from "./setup-config.js";
+import {defineStep, outcome} from "./types.js";
+
+export interface ReportsData {
+    report_file: string;
+    summary_file: string;
+    index_file: string;
+    models: ModelsData;
+    commit: string | null;
+}
+
+export function providerBaseUrl(host: string, port: number): string {
+    const h = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+    return `http://${h.includes(":") ? `[${h}]` : h}:${port}`;
+}
+
+export const reportsStep = defineStep<Record<string, never>>({
+    id: "reports",
+
+    async prepare(ctx) {
+        const cfg = ctx.config();
+        const p = reportPaths(ctx.home, cfg.paths.logs);
+        const r = (f: string): string => path.relative(ctx.home, f) || f;
+        return {summary: [`refresh ${r(cfg.paths.registry)}`, `write ${r(p.summary)} (committed)`, `write ${r(p.report)} (git-ignored)`], approvals: [], data: {}};
+    },
+
+    async apply(ctx) {
+        const cfg = ctx.config();
+        const {index, warnings} = await scanModels(cfg, {logger: ctx.logger, external: externalSourcesFor(cfg, ctx.logger), write: true});
+        const models = summarizeModels(index.models, cfg.paths.registry, cfg.paths.models, warnings, true);
+        const files = reportPaths(ctx.home, cfg.paths.logs);
+        const configFile = configFilePath(ctx.configSource);
+        // The summary shows this step as done: by the time anyone reads it, it is.
+        const now = new Date().toISOString();
+        const self = ctx.run.steps.reports;
+        const ms = self.started_at ? Math.max(0, Date.parse(now) - Date.parse(self.started_at)) : null;
+        const asDone: SetupContext = {...ctx.run, steps: {...ctx.run.steps, reports: {...self, status: "done", finished_at: now, duration_ms: ms, summary: "reports written"}}};
+        const report = buildSetupReport(asDone, {configFile, models});
+        fs.writeFileSync(files.summary, renderMigrationSummary(report, {baseUrl: providerBaseUrl(cfg.server_host, cfg.server_port)}));
+        const commits: CommitRecord[] = [];
+        if (ctx.git.hasRepo()) {
+            const c = await ctx.git.commitAll("setup: provider setup reports (MODEL_MIGRATION_SUMMARY.md, registry/models_index.json)", {step: "reports"});
+            if (c) commits.push(c);
+        }
+        writeReportFile(files.report, {...report, commits: [...report.commits, ...commits]});
+        const data: ReportsData = {report_file: files.report, summary_file: files.summary, index_file: cfg.paths.registry, models, commit: commits[0]?.hash ?? null};
+        return outcome("done", `wrote ${path.basename(files.summary)} and ${path.basename(files.report)}`, {
+            findings: [`summary: ${files.summary}`, `report: ${files.report}`, `index: ${cfg.paths.registry} (${models.total} entries)`], warnings, commits, data: {...data}
+        });
+    }
+});
