@@ -8,6 +8,7 @@ import type {StreamWriter} from "../server/stream.js";
 import {disconnectSignal} from "../server/stream.js";
 import type {WireFormat} from "./generation.js";
 import {bodyOf, optionalBool, optionalString, requireCapability, withModelDefaults} from "./ollama.js";
+import {checkOutputSchema} from "./constraints.js";
 import {parseStop, randomId} from "./openai.js";
 import type {RequestOptions} from "./options.js";
 import {serveOnTarget} from "../upstream/target.js";
@@ -15,7 +16,7 @@ import {serveOnTarget} from "../upstream/target.js";
 type Body = Record<string, unknown>;
 
 function invalid(message: string): HttpError {
-    return new HttpError(400, message, "invalid_request_error");
+    return new HttpError(400, message);
 }
 
 function number(body: Body, key: string): number | undefined {
@@ -238,6 +239,10 @@ export function registerAnthropicRoutes(app: FastifyInstance, provider: Provider
         const tools = parseAnthropicTools(body.tools);
         const toolChoice = parseToolChoice(body.tool_choice, tools);
         const usesTools = tools != null && tools.length > 0 && toolChoice !== "none";
+        const outputFormat = (body.output_config as Body | undefined)?.format as Body | null | undefined;
+        if (outputFormat != null && outputFormat.type !== "json_schema") throw invalid("output_config.format.type: Input should be 'json_schema'");
+        const format = outputFormat != null ? checkOutputSchema(outputFormat.schema, "output_config.format.schema") : undefined;
+        if (format && usesTools) throw invalid("a request cannot combine tools with output_config.format: the engine cannot constrain both at once; send one or the other");
         const options: RequestOptions = {num_predict: maxTokens};
         for (const key of ["temperature", "top_p", "top_k"] as const) {
             const v = number(body, key);
@@ -255,7 +260,8 @@ export function registerAnthropicRoutes(app: FastifyInstance, provider: Provider
                     messages: entry ? withModelDefaults(provider, entry, withSystem) : withSystem,
                     options: sampling,
                     ...(tools?.length ? {tools} : {}),
-                    ...(toolChoice ? {tool_choice: toolChoice} : {})
+                    ...(toolChoice ? {tool_choice: toolChoice} : {}),
+                    ...(format ? {format} : {})
                 };
             }
         }, () => messagesFormat(requested), stream);

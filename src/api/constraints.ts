@@ -1,8 +1,12 @@
 import {Ajv} from "ajv";
 import {HttpError} from "../runtime/errors.js";
+import type {ToolChoice, ToolDefinition} from "../runtime/protocol.js";
+
+type Body = Record<string, unknown>;
 import {unenforcedSchemaKeywords} from "../runner/history.js";
 
-const ajv = new Ajv({strict: false, allErrors: false, validateSchema: true});
+// formats are checked by our own keyword policy, so Ajv must not warn about the ones it does not know
+const ajv = new Ajv({strict: false, allErrors: false, validateSchema: true, validateFormats: false, logger: false});
 
 /**
  * The structured-output schema policy, shared by Ollama's `format` and OpenAI's `response_format`: the schema must be
@@ -11,16 +15,35 @@ const ajv = new Ajv({strict: false, allErrors: false, validateSchema: true});
  */
 export function checkOutputSchema(schema: unknown, param: string): Record<string, unknown> {
     if (schema == null || typeof schema !== "object" || Array.isArray(schema))
-        throw new HttpError(400, `${param} must be a JSON schema object`, "invalid_request_error", param);
+        throw new HttpError(400, `${param} must be a JSON schema object`, undefined, param);
     try {
         ajv.compile(schema as Record<string, unknown>);
     } catch (err) {
-        throw new HttpError(400, `${param} is not a valid JSON schema: ${(err as Error).message}`, "invalid_request_error", param);
+        throw new HttpError(400, `${param} is not a valid JSON schema: ${(err as Error).message}`, undefined, param);
     }
     const unenforced = unenforcedSchemaKeywords(schema);
     if (unenforced.length > 0)
         throw new HttpError(400, `${param} uses JSON-schema keywords that structured output cannot enforce: ${unenforced.join(", ")}. ` +
             "Remove them (enum, const, maxLength, minLength, maxItems, minItems, required and additionalProperties are enforced) or check them yourself",
-        "invalid_request_error", param);
+        undefined, param);
     return schema as Record<string, unknown>;
+}
+
+/** OpenAI's tool_choice (and the legacy function_call); a forced choice needs tools, a named one a tool of that name. */
+export function parseToolChoice(v: unknown, legacy: unknown, tools: ToolDefinition[] | undefined): ToolChoice | undefined {
+    const raw = v ?? legacy;
+    if (raw == null) return undefined;
+    let choice: ToolChoice;
+    if (raw === "auto" || raw === "none" || raw === "required") choice = raw;
+    else if (typeof raw === "object" && raw !== null) {
+        const r = raw as Body;
+        const name = (r.function as Body | undefined)?.name ?? r.name;
+        if (typeof name !== "string") throw new HttpError(400, "tool_choice must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\"}}", undefined, "tool_choice");
+        choice = {name};
+    } else throw new HttpError(400, "tool_choice must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\"}}", undefined, "tool_choice");
+    if (choice !== "auto" && choice !== "none" && (!tools || tools.length === 0))
+        throw new HttpError(400, "tool_choice forces a tool call, but no tools were sent", undefined, "tool_choice");
+    if (typeof choice === "object" && !tools!.some((t) => t.name === choice.name))
+        throw new HttpError(400, `tool_choice names the function '${choice.name}', which is not among the tools sent`, undefined, "tool_choice");
+    return choice;
 }

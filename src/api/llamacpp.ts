@@ -14,7 +14,7 @@ import type {RequestOptions} from "./options.js";
 type Body = Record<string, unknown>;
 
 function invalid(message: string): HttpError {
-    return new HttpError(400, message, "invalid_request_error");
+    return new HttpError(400, message);
 }
 
 function str(body: Body, key: string): string {

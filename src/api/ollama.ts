@@ -7,7 +7,7 @@ import type {GenerationResult, Provider} from "../runtime/provider.js";
 import {disconnectSignal} from "../server/stream.js";
 import {proxyOllama, resolveTarget, upstreamShow, upstreamTags} from "../upstream/index.js";
 import {embedOnTarget, serveOnTarget} from "../upstream/target.js";
-import {checkOutputSchema} from "./structured-output.js";
+import {checkOutputSchema, parseToolChoice} from "./constraints.js";
 import {serveGeneration, type WireFormat} from "./generation.js";
 import {mergeSampling, parseKeepAlive, parseOptions, type RequestOptions} from "./options.js";
 import {
@@ -281,12 +281,14 @@ export function registerOllamaRoutes(app: FastifyInstance, provider: Provider, l
         const format = parseFormat(body.format);
         const messages = parseMessages(body.messages);
         const tools = parseTools(body.tools);
+        // not in Ollama's API: OpenAI's tool_choice, so Ollama clients can force or forbid a call too
+        const toolChoice = parseToolChoice(body.tool_choice, undefined, tools);
         const grammar = optionalString(body, "grammar");
         const target = await resolveTarget(provider, requested);
         if (target.kind === "upstream") {
             if (target.upstream.type === "ollama") return proxyOllama(request, reply, logger, target.upstream, "/api/chat", body, target.name);
             return serveOnTarget(provider, logger, request, reply, {requested, options, needs: [],
-                build: (sampling) => ({mode: "chat", messages, options: sampling, tools, format, grammar})}, () => ollamaChatFormat(requested), stream, target);
+                build: (sampling) => ({mode: "chat", messages, options: sampling, tools, tool_choice: toolChoice, format, grammar})}, () => ollamaChatFormat(requested), stream, target);
         }
         const entry = target.entry;
         if (messages.length === 0) return loadOrUnload(request, reply, entry, requested, keepAlive, options.num_ctx, true);
@@ -298,7 +300,7 @@ export function registerOllamaRoutes(app: FastifyInstance, provider: Provider, l
             mode: "chat",
             messages: withModelDefaults(provider, entry, messages),
             options: mergeSampling(entry, provider.config.models[entry.name], options),
-            tools, format, grammar
+            tools, tool_choice: toolChoice, format, grammar
         };
         const job = provider.prepare(entry, requested, {numCtx: options.num_ctx, keepAliveSeconds: keepAlive});
         await serveGeneration(request, reply, logger, job, gen, ollamaChatFormat(requested), stream, options.num_ctx);

@@ -2,14 +2,14 @@ import {randomBytes} from "node:crypto";
 import type {FastifyInstance} from "fastify";
 import type {Logger} from "../log/logger.js";
 import {HttpError} from "../runtime/errors.js";
-import type {ChatMessage, GenerateRequest, ToolCall, ToolChoice, ToolDefinition} from "../runtime/protocol.js";
+import type {ChatMessage, GenerateRequest, ToolCall, ToolDefinition} from "../runtime/protocol.js";
 import type {GenerationResult, Provider} from "../runtime/provider.js";
 import {resolveTarget, upstreamsOf} from "../upstream/index.js";
 import {embedOnTarget, serveOnTarget} from "../upstream/target.js";
 import type {WireFormat} from "./generation.js";
 import {bodyOf, normalize, optionalBool, optionalString, withModelDefaults} from "./ollama.js";
 import {parseKeepAlive, type RequestOptions} from "./options.js";
-import {checkOutputSchema} from "./structured-output.js";
+import {checkOutputSchema, parseToolChoice} from "./constraints.js";
 
 type Body = Record<string, unknown>;
 
@@ -22,7 +22,7 @@ export function randomId(prefix: string, bytes = 12): string {
 const unix = () => Math.floor(Date.now() / 1000);
 
 function invalid(message: string, param?: string): HttpError {
-    return new HttpError(400, message, "invalid_request_error", param);
+    return new HttpError(400, message, undefined, param);
 }
 
 function optionalNumber(body: Body, key: string): number | undefined {
@@ -142,24 +142,6 @@ export function parseOpenAITools(tools: unknown, functions: unknown): ToolDefini
             throw invalid(`tools[${i}].function.parameters must be a JSON schema object`, "tools");
         return {name: fn.name, description: typeof fn.description === "string" ? fn.description : undefined, parameters: fn.parameters as Record<string, unknown> | undefined};
     });
-}
-
-export function parseToolChoice(v: unknown, legacy: unknown, tools: ToolDefinition[] | undefined): ToolChoice | undefined {
-    const raw = v ?? legacy;
-    if (raw == null) return undefined;
-    let choice: ToolChoice;
-    if (raw === "auto" || raw === "none" || raw === "required") choice = raw;
-    else if (typeof raw === "object" && raw !== null) {
-        const r = raw as Body;
-        const name = (r.function as Body | undefined)?.name ?? r.name;
-        if (typeof name !== "string") throw invalid("tool_choice must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\"}}", "tool_choice");
-        choice = {name};
-    } else throw invalid("tool_choice must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\"}}", "tool_choice");
-    if (choice !== "auto" && choice !== "none" && (!tools || tools.length === 0))
-        throw invalid("tool_choice forces a tool call, but no tools were sent", "tool_choice");
-    if (typeof choice === "object" && !tools!.some((t) => t.name === choice.name))
-        throw invalid(`tool_choice names the function '${choice.name}', which is not among the tools sent`, "tool_choice");
-    return choice;
 }
 
 export function parseResponseFormat(v: unknown): GenerateRequest["format"] {

@@ -10,10 +10,37 @@ export function toFunctions(tools: ToolDefinition[] | undefined): ChatModelFunct
     return out as ChatModelFunctions;
 }
 
+/** Keywords that only constrain values of one type. */
+const TYPE_KEYWORDS: Record<string, string[]> = {
+    string: ["minLength", "maxLength", "format"],
+    array: ["items", "prefixItems", "minItems", "maxItems"],
+    object: ["properties", "required", "additionalProperties", "minProperties", "maxProperties"]
+};
+
+/**
+ * `{type: ["string", "null"], maxLength: 8}` → `{oneOf: [{type: "string", maxLength: 8}, {type: "null"}]}`: the grammar
+ * compiler drops type-specific keywords on a union type, so a nullable bounded string would become unbounded.
+ */
+function splitUnionType(schema: Record<string, unknown>): Record<string, unknown> {
+    const types = schema.type;
+    if (!Array.isArray(types) || types.length < 2) return schema;
+    const specific = new Set(Object.values(TYPE_KEYWORDS).flat());
+    if (!Object.keys(schema).some((k) => specific.has(k))) return schema;
+    const common = Object.fromEntries(Object.entries(schema).filter(([k]) => k !== "type" && !specific.has(k)));
+    return {
+        ...common,
+        oneOf: types.map((t) => ({
+            type: t,
+            ...Object.fromEntries(Object.entries(schema).filter(([k]) => (TYPE_KEYWORDS[String(t)] ?? []).includes(k)))
+        }))
+    };
+}
+
 /** Schema keywords node-llama-cpp understands under other names (see the reference: anyOf → oneOf, definitions → $defs). */
 export function sanitizeSchema(schema: unknown): unknown {
     if (Array.isArray(schema)) return schema.map(sanitizeSchema);
     if (schema == null || typeof schema !== "object") return schema;
+    schema = splitUnionType(schema as Record<string, unknown>);
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(schema as Record<string, unknown>)) {
         if (k === "anyOf") out.oneOf = sanitizeSchema(v);
