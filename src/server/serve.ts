@@ -90,7 +90,10 @@ export async function startServer(config: ProviderConfig, opts: ServeOptions = {
         close(graceMs = config.shutdown_grace_seconds * 1000) {
             closing ??= (async () => {
                 const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+                // keep-alive connections that go idle after their last response would hold close() open: drop them as they idle
+                const idleSweep = setInterval(() => app.server.closeIdleConnections?.(), 100);
                 await Promise.race([app.close(), timer]);
+                clearInterval(idleSweep);
                 await downloads.close();
                 await provider.close();
                 if (!app.server.listening) return;
