@@ -48,17 +48,20 @@ function parseExtra(v: unknown): ExtraChunk[] {
 
 /** llama-server's separator for extra context when a model has no file-separator token. */
 const SNIPPET_SEPARATOR = "\n\n--- snippet ---\n\n";
-/** Characters per token assumed when fitting text into the context; low, so the estimate errs towards fitting. */
-const CHARS_PER_TOKEN = 2.5;
+interface InfillParts {
+    prefix: string;
+    suffix: string;
+    prompt: string;
+    extra: ExtraChunk[];
+}
 
 /**
  * The prefix the engine sees: extra chunks (newest last, kept from the end), the file's prefix and the cursor
- * line, fitted into the context by characters the way llama-server splits its batch (prefix 3 : suffix 1).
+ * line, cut to `budget` characters the way llama-server splits its batch (prefix 3 : suffix 1, extra in what is left).
  */
-export function assembleInfill(prefix: string, suffix: string, prompt: string, extra: ExtraChunk[], contextTokens: number | null, nPredict: number) {
+export function assembleInfill({prefix, suffix, prompt, extra}: InfillParts, budget: number | null) {
     let truncated = false;
-    if (contextTokens == null) return {prefix: extra.map((c) => SNIPPET_SEPARATOR + c.text).join("") + prefix + prompt, suffix, truncated};
-    const budget = Math.max(64, Math.floor((contextTokens - Math.max(0, nPredict) - 16) * CHARS_PER_TOKEN));
+    if (budget == null) return {prefix: extra.map((c) => SNIPPET_SEPARATOR + c.text).join("") + prefix + prompt, suffix, truncated};
     const prefixBudget = Math.max(0, Math.floor(budget * 0.6) - prompt.length);
     const suffixBudget = Math.floor(budget * 0.2);
     if (prefix.length > prefixBudget) {
@@ -77,7 +80,29 @@ export function assembleInfill(prefix: string, suffix: string, prompt: string, e
         kept.unshift(piece);
         room -= piece.length;
     }
-    return {prefix: kept.join("") + prefix + prompt, suffix, truncated};
+    return {prefix: kept.join("") + prefix + prompt, suffix, truncated: truncated || kept.length < extra.length};
+}
+
+/**
+ * Fits the parts into the model's context, leaving room for the answer. Text that is short in bytes cannot be long in
+ * tokens; otherwise the runner counts, and the character budget shrinks by what the count says (llama.vim sends
+ * thousands of lines of extra context; a 400 there would end its completions).
+ */
+async function fitInfill(provider: Provider, entry: ModelEntry, requested: string, parts: InfillParts, nPredict: number, signal: AbortSignal) {
+    const ctx = provider.manager.loadedInfo(entry.name)?.contextSize ?? provider.manager.contextSizeFor(entry);
+    const reserve = nPredict > 0 ? nPredict : Math.min(512, Math.floor(ctx / 4));
+    const budgetTokens = Math.max(32, ctx - reserve - 16);
+    const whole = assembleInfill(parts, null);
+    if (Buffer.byteLength(whole.prefix + whole.suffix) <= budgetTokens) return whole;
+    let charsPerToken = 3.5;
+    let fitted = whole;
+    for (let i = 0; i < 5; i++) {
+        fitted = assembleInfill(parts, Math.floor(budgetTokens * charsPerToken));
+        const tokens = await provider.prepare(entry, requested).countTokens(fitted.prefix + fitted.suffix, undefined, signal);
+        if (tokens <= budgetTokens) break;
+        charsPerToken *= 0.95 * budgetTokens / tokens;
+    }
+    return fitted;
 }
 
 /** The model for a request without one (llama.vscode sends none): the default model if it can infill, else the only one that can. */
@@ -157,8 +182,9 @@ export function registerLlamaCppRoutes(app: FastifyInstance, provider: Provider,
             if (entry) await provider.prepare(entry, requested).load(disconnectSignal(request, reply));
             return {index: 0, content: "", tokens: [], id_slot: 0, stop: true, model: requested, tokens_predicted: 0, tokens_evaluated: 0, truncated: false, stop_type: "limit", stopping_word: "", tokens_cached: 0};
         }
-        const ctx = entry ? provider.manager.loadedInfo(entry.name)?.contextSize ?? provider.manager.contextSizeFor(entry) : null;
-        const fitted = assembleInfill(str(body, "input_prefix"), str(body, "input_suffix"), str(body, "prompt"), extra, ctx, nPredict);
+        const parts = {prefix: str(body, "input_prefix"), suffix: str(body, "input_suffix"), prompt: str(body, "prompt"), extra};
+        // an upstream fits its own context
+        const fitted = entry ? await fitInfill(provider, entry, requested, parts, nPredict, disconnectSignal(request, reply)) : assembleInfill(parts, null);
         const settings = {n_predict: nPredict, temperature: options.temperature, top_k: options.top_k, top_p: options.top_p};
         await serveOnTarget(provider, logger, request, reply, {
             requested, options,
