@@ -164,7 +164,8 @@ function printPlan(write: (t: string) => void, planned: Awaited<ReturnType<typeo
         write(`   ${t.description}\n`);
         if (p.error) write(`   cannot plan this step now: ${p.error.split("\n").join("\n   ")}\n`);
         if (p.skip) write(`   would be skipped: ${p.skip.split("\n").join("\n   ")}\n`);
-        for (const s of p.summary) write(`   - ${s}\n`);
+        // Lines that start with spaces continue the line above (a service plan, a diff): shown as a block.
+        for (const s of p.summary) write(s.startsWith("  ") ? `     ${s.slice(2)}\n` : `   - ${s}\n`);
         const asks = p.approvals.length > 0 ? p.approvals : t.approvals;
         if (asks.length > 0) write(`   approvals it may ask: ${asks.join(", ")}\n`);
         write("\n");
@@ -294,7 +295,14 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
     try {
         if (args.resume && persisted) {
             const snap = structuredClone(persisted.machine) as {context?: SetupContext};
-            if (snap.context) snap.context.options = options;
+            if (snap.context) {
+                snap.context.options = options;
+                // Entry actions do not run again on a restore, so the timeline would not show the step starting over.
+                const value = persisted.state;
+                const [step, phase] = value != null && typeof value === "object" ? Object.entries(value as Record<string, unknown>)[0] ?? [] : [];
+                if (typeof step === "string" && isStepId(step))
+                    snap.context.timeline = [...snap.context.timeline, {step, event: "resumed", at: new Date().toISOString(), pid: process.pid, detail: String(phase)}];
+            }
             actor = createActor(machine, {input, snapshot: snap as unknown as SnapshotFrom<typeof machine>});
             out(`Resuming run ${persisted.run_id} at ${JSON.stringify(persisted.state)}; completed steps are not repeated.`);
         } else {

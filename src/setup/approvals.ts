@@ -168,6 +168,14 @@ export async function decideApprovals(requests: readonly ApprovalRequest[], step
         } else out.push(record(req, step, "deny", "default"));
     }
 
+    if (deletions.length > 0 && policy.answers) {
+        // A typo in a path would otherwise silently keep a file the user meant to delete.
+        const asked = new Set(deletions.map((r) => normalizeApprovalId(r.id)));
+        for (const id of Object.keys(policy.answers.approvals))
+            if (id.startsWith("delete:") && id !== "delete:all" && !asked.has(id))
+                policy.show(`warning: ${policy.answers.path} answers ${id}, which is not a safe-to-delete candidate; candidates are: ${deletions.map((r) => r.id).join(", ")}`);
+    }
+
     const open: ApprovalRequest[] = [];
     for (const req of deletions) {
         const own = fromFile(req.id);
@@ -201,7 +209,9 @@ export async function decideApprovals(requests: readonly ApprovalRequest[], step
     } else {
         for (const req of open) out.push(record(req, step, "deny", "default"));
     }
-    return out;
+    // In the order the step asked, whoever answered: the report reads like the list that was shown.
+    const order = new Map(requests.map((r, i) => [r.id, i]));
+    return out.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
 }
 
 /** What to do after a step failed. */

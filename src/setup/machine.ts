@@ -319,6 +319,14 @@ export function createSetupMachine(tasks: TaskDef[], deps: MachineDeps) {
         const next = i + 1 < tasks.length ? `#setup.${tasks[i + 1]!.id}` : "#setup.finishing";
         const step = {step: t.id};
         const runInput = ({context}: {context: SetupContext}) => ({run: context, step: t.id});
+        const gateState = {
+            invoke: {
+                src: "gitGate",
+                input: () => ({step: t.id, index: i + 1, title: t.title}),
+                onDone: {target: "prepare", actions: {type: "recordGate", params: step}},
+                onError: {target: "failed", actions: {type: "recordError", params: {step: t.id, phase: "gate"}}}
+            }
+        };
         states[t.id] = {
             initial: "check",
             states: {
@@ -328,14 +336,7 @@ export function createSetupMachine(tasks: TaskDef[], deps: MachineDeps) {
                         {target: t.gate ? "gate" : "prepare", actions: [{type: "markStart", params: step}, {type: "notifyStart", params: step}]}
                     ]
                 },
-                gate: {
-                    invoke: {
-                        src: "gitGate",
-                        input: () => ({step: t.id, index: i + 1, title: t.title}),
-                        onDone: {target: "prepare", actions: {type: "recordGate", params: step}},
-                        onError: {target: "failed", actions: {type: "recordError", params: {step: t.id, phase: "gate"}}}
-                    }
-                },
+                ...(t.gate ? {gate: gateState} : {}),
                 prepare: {
                     entry: {type: "timeline", params: {step: t.id, event: "prepare"}},
                     invoke: {

@@ -16,7 +16,8 @@ export const STATE_FILE_NAME = "setup_state.json";
 
 export interface TimelineEvent {
     step: StepId | "serve";
-    event: "gate" | "prepare" | "approve" | "apply" | "done" | "skipped" | "denied" | "failed" | "retry" | "abort" | "launched";
+    /** `resumed`: a --resume run restored the machine in this step (its `detail` is the phase that starts over). */
+    event: "gate" | "prepare" | "approve" | "apply" | "done" | "skipped" | "denied" | "failed" | "retry" | "abort" | "launched" | "resumed";
     at: string;
     /** The process that recorded it: a resumed run shows a second pid. */
     pid: number;

@@ -92,8 +92,8 @@ export function lineDiff(before: string, after: string): string {
             out.push(`  ${a[i]}`);
             i++;
             j++;
-        } else if (j < b.length && (i >= a.length || dp[i]![j + 1]! >= dp[i + 1]![j]!)) out.push(`+ ${b[j++]}`);
-        else out.push(`- ${a[i++]}`);
+        } else if (i < a.length && (j >= b.length || dp[i + 1]![j]! >= dp[i]![j + 1]!)) out.push(`- ${a[i++]}`);
+        else out.push(`+ ${b[j++]}`);
     }
     // Only the changed lines with two lines of context, as a reviewer wants it.
     const keep = new Set<number>();
@@ -152,6 +152,14 @@ async function ensureKeyIgnored(ctx: StepContext, keyFile: string): Promise<stri
     const text = fs.existsSync(gi) ? fs.readFileSync(gi, "utf8") : "";
     fs.writeFileSync(gi, `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}# the API key file never enters git\n${r}\n`);
     return r;
+}
+
+/** A model the snippets can name: the one step 3 checked, else the first usable one step 2 found. */
+function firstModel(ctx: StepContext): string | null {
+    const ep = ctx.steps.endpoints?.data as {model?: string; generated_test_model?: boolean} | null;
+    if (ep?.model && !ep.generated_test_model) return ep.model;
+    const models = (ctx.steps.models?.data as {models?: Array<{name: string; status: string}>} | null)?.models ?? [];
+    return models.find((m) => m.status !== "invalid")?.name ?? null;
 }
 
 export const configStep = defineStep<ConfigPlan>({
@@ -225,7 +233,7 @@ export const configStep = defineStep<ConfigPlan>({
                 `Your API key (shown once; it is stored in ${keyFile}):`,
                 `  ${key}`,
                 "",
-                editorSnippets({baseUrl: `http://${host.includes(":") ? `[${host}]` : host}:${cfg.server_port}`, key, model: "<model name from npm run scan>"}),
+                editorSnippets({baseUrl: `http://${host.includes(":") ? `[${host}]` : host}:${cfg.server_port}`, key, model: firstModel(ctx) ?? "<model name from npm run scan>"}),
                 ""
             ].join("\n"));
         } else if (keyFile) {

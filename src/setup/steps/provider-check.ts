@@ -44,27 +44,24 @@ export function routeName(name: string): string {
     return name.split("/").map(encodeURIComponent).join("/");
 }
 
-async function start(ctx: StepContext, config: ProviderConfig, external: boolean, mountDownloads: boolean): Promise<{server: RunningServer; downloads: CheckServer["downloads"]; manager: DownloadManager | null}> {
+async function start(ctx: StepContext, config: ProviderConfig, external: boolean, mountDownloads: boolean): Promise<{server: RunningServer; downloads: CheckServer["downloads"]}> {
     let downloads: CheckServer["downloads"] = "absent";
-    let manager: DownloadManager | null = null;
     let serverRef: RunningServer | null = null;
-    const plugins: Array<(app: FastifyInstance) => void> = [];
-    if (mountDownloads) {
-        plugins.push((app) => {
-            if (app.hasRoute({method: "POST", url: "/download/start"})) {
-                downloads = "server";
-                return;
-            }
-            // startServer does not mount the download routes itself; mount them for the check, with no state file so
-            // nothing persists, and nothing downloads because only an invalid body is sent.
-            manager = new DownloadManager({config, logger: ctx.logger, stateFile: null});
+    // A manager of its own with no state file: the check must neither resume nor record the user's downloads.
+    const manager = new DownloadManager({config, logger: ctx.logger, stateFile: null});
+    const plugins: Array<(app: FastifyInstance) => void> = [(app) => {
+        if (app.hasRoute({method: "POST", url: "/download/start"})) downloads = "server";
+        else if (mountDownloads) {
+            // A server that does not mount the download routes itself: mount them for the check (only an invalid body
+            // is sent, so nothing downloads).
             registerDownloadRoutes(app, {config, logger: ctx.logger, downloads: manager, rescan: async () => serverRef?.provider.registry.rescan()});
             downloads = "mounted";
-        });
-    }
-    const server = await startServer(config, {logger: ctx.logger, externalSources: external, plugins});
+        }
+    }];
+    const server = await startServer(config, {logger: ctx.logger, externalSources: external, plugins, downloads: manager});
     serverRef = server;
-    return {server, downloads, manager};
+    // startServer closes the manager it was given when it closes.
+    return {server, downloads};
 }
 
 /** Starts the provider for a check; the caller must close() it. */
@@ -79,14 +76,12 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
     let generated = false;
     let server: RunningServer;
     let downloads: CheckServer["downloads"];
-    let manager: DownloadManager | null;
     let model: ModelEntry | null;
     try {
-        ({server, downloads, manager} = await start(ctx, config, true, opts.mountDownloads));
+        ({server, downloads} = await start(ctx, config, true, opts.mountDownloads));
         model = pickSmallestModel(server.provider.registry.models());
         if (!model) {
             await server.close(1000);
-            await manager?.close();
             const models = path.join(tmp, "models");
             const file = path.join(models, "zombiecoder-setup-test", "zombiecoder-setup-test-q8_0.gguf");
             await fs.promises.mkdir(path.dirname(file), {recursive: true});
@@ -98,11 +93,10 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
                 import_sources: {...config.import_sources, ollama: false, lmstudio: false, huggingface: false}
             };
             generated = true;
-            ({server, downloads, manager} = await start(ctx, testConfig, false, opts.mountDownloads));
+            ({server, downloads} = await start(ctx, testConfig, false, opts.mountDownloads));
             model = pickSmallestModel(server.provider.registry.models());
             if (!model) {
                 await server.close(1000);
-                await manager?.close();
                 throw new Error("the generated test model was not listed by the server");
             }
         }
@@ -113,7 +107,6 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
     const key = config.apiKey;
     const running = server;
     const chosen = model;
-    const mgr = manager;
     return {
         url: running.url,
         model: chosen,
@@ -138,7 +131,6 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
         },
         async close() {
             await running.close(2000);
-            await mgr?.close();
             await fs.promises.rm(tmp, {recursive: true, force: true}).catch(() => undefined);
         }
     };
