@@ -166,8 +166,8 @@ function printPlan(write: (t: string) => void, planned: Awaited<ReturnType<typeo
         if (p.skip) write(`   would be skipped: ${p.skip.split("\n").join("\n   ")}\n`);
         // Lines that start with spaces continue the line above (a service plan, a diff): shown as a block.
         for (const s of p.summary) write(s.startsWith("  ") ? `     ${s.slice(2)}\n` : `   - ${s}\n`);
-        const asks = p.approvals.length > 0 ? p.approvals : t.approvals;
-        if (asks.length > 0) write(`   approvals it may ask: ${asks.join(", ")}\n`);
+        if (p.approvals.length > 0) write(`   approvals it will ask: ${p.approvals.join(", ")}\n`);
+        else if (t.approvals.length > 0) write(`   approvals it may ask, depending on what it finds then: ${t.approvals.join(", ")}\n`);
         write("\n");
     });
 }
@@ -287,7 +287,13 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
 
     const logger = deps.logger ?? createLogger({logsDir, name: "setup", quiet: true, level: "info"});
     const git = new SetupGit(home, env);
-    const machineDeps: MachineDeps = {home, env, configSource, logger, out: (t) => progress.note(t), git, policy, steps: deps.steps, progress, launch: deps.launch, signal: abort.signal};
+    const machineDeps: MachineDeps = {
+        home, env, configSource, logger, out: (t) => progress.note(t), git, policy, steps: deps.steps, progress, launch: deps.launch, signal: abort.signal,
+        providerLogger: () => deps.logger ?? (() => {
+            const cfg = loadSetupConfig(configSource).config;
+            return createLogger({level: cfg.log_level, logsDir: cfg.paths.logs, name: "provider"});
+        })()
+    };
     const machine = createSetupMachine(tasks, machineDeps);
     const input: SetupInput = {runId: persisted && args.resume ? persisted.run_id : newRunId(), startedAt: new Date().toISOString(), home, options, tasks};
 

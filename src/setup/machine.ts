@@ -101,6 +101,8 @@ export interface MachineDeps {
     progress?: ProgressSink;
     /** Launches the provider in the final state; defaults to `launchProvider`. */
     launch?: (ctx: SetupContext) => Promise<LaunchRecord>;
+    /** The logger of the provider launched in the foreground (its own log file, as `npm start` has); default `logger`. */
+    providerLogger?: () => Logger;
     signal?: AbortSignal;
 }
 
@@ -124,7 +126,7 @@ function event(step: TimelineEvent["step"], ev: TimelineEvent["event"], detail?:
 }
 
 function errorMessage(err: unknown): string {
-    if (err instanceof Error) return err instanceof StepError || !err.stack ? err.message : `${err.message}`;
+    if (err instanceof Error) return err.message;
     return typeof err === "string" ? err : JSON.stringify(err);
 }
 
@@ -183,7 +185,7 @@ export async function launchProvider(deps: MachineDeps, ctx: SetupContext): Prom
         }
         throw new Error(`the service ${service.service_name} started but ${url}/health did not answer within ${config.watchdog.startup_timeout_seconds} s`);
     }
-    foreground.server = await startServer(config, {logger: deps.logger});
+    foreground.server = await startServer(config, {logger: deps.providerLogger?.() ?? deps.logger});
     return {mode: "foreground", url: foreground.server.url, detail: "running in this terminal; Ctrl+C stops it"};
 }
 
@@ -193,7 +195,6 @@ type StepParams = {step: StepId};
 /** Builds the machine for a tasklist; `deps` carries everything that is not plain, persistable data. */
 export function createSetupMachine(tasks: TaskDef[], deps: MachineDeps) {
     const impl = (id: StepId): StepDefinition<unknown> => deps.steps?.[id] ?? STEP_IMPLEMENTATIONS[id];
-    const task = (id: StepId): TaskDef => tasks.find((t) => t.id === id)!;
     for (const t of tasks) if (!impl(t.id)) throw new Error(`tasklist step "${t.id}" has no implementation in src/setup/steps`);
 
     const prepareActors: Record<string, ReturnType<typeof fromPromise<PreparedRecord, {run: SetupContext; step: StepId}>>> = {};
@@ -283,7 +284,8 @@ export function createSetupMachine(tasks: TaskDef[], deps: MachineDeps) {
             recordError: assign(({context, event: ev}, p: {step: StepId; phase: ErrorRecord["phase"]}) => {
                 const message = errorMessage(ev.error);
                 const details = ev.error instanceof StepError ? ev.error.details : {};
-                deps.logger.warn({step: p.step, phase: p.phase, err: message}, "setup step failed");
+                // A StepError is a finding for the user; anything else is a bug, and its stack goes to logs/setup.log.
+                deps.logger.warn({step: p.step, phase: p.phase, err: message, stack: ev.error instanceof StepError ? undefined : (ev.error as Error | undefined)?.stack}, "setup step failed");
                 return {
                     steps: updateStep(context, p.step, (r) => ({
                         ...r, errors: [...r.errors, message], data: details.data ?? r.data, findings: details.findings ?? r.findings

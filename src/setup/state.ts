@@ -90,8 +90,16 @@ export function stateFilePath(logsDir: string): string {
 export function writeStateFile(file: string, state: PersistedState): void {
     fs.mkdirSync(path.dirname(file), {recursive: true});
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, `${JSON.stringify(state, null, 1)}\n`);
-    fs.renameSync(tmp, file);
+    const text = `${JSON.stringify(state, null, 1)}\n`;
+    fs.writeFileSync(tmp, text);
+    try {
+        fs.renameSync(tmp, file);
+    } catch {
+        // Windows refuses the rename while another process (an editor, a virus scanner) holds the file open;
+        // a direct write still records the state, only without the crash atomicity.
+        fs.writeFileSync(file, text);
+        fs.rmSync(tmp, {force: true});
+    }
 }
 
 export function readStateFile(file: string): PersistedState | null {

@@ -44,9 +44,10 @@ test("--plan prints every step with its changes and approvals, and changes nothi
     expect(out).toContain(`commit "setup: snapshot of uncommitted changes before provider setup"`);
     expect(out).toContain("create or switch to branch feature/provider-setup");
     expect(out).toMatch(/add to \.gitignore \(before any commit\): models\/, \*\.gguf/);
-    expect(out).toContain("approvals it may ask: config:overwrite");
-    expect(out).toContain("approvals it may ask: delete:<path>, delete:all");
-    expect(out).toMatch(/approvals it may ask: service:install/);
+    expect(out).toContain("approvals it will ask: config:overwrite");
+    expect(out).toContain("approvals it may ask, depending on what it finds then: delete:<path>, delete:all");
+    expect(out).toContain("approvals it may ask, depending on what it finds then: git:identity");
+    expect(out).toMatch(/approvals it (will|may) ask.*service:install/);
 });
 
 test("--plan on a home that does not exist yet creates nothing", async () => {

@@ -7,7 +7,7 @@ import type {EndpointsData} from "../../src/setup/steps/endpoints.js";
 import type {SafetyData} from "../../src/setup/steps/safety.js";
 import type {TestResultsFile} from "../../src/setup/steps/tests.js";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
-import {commitsOf, fixtureSuiteCommand, git, hashTree, readReport, runSetup, testEnv} from "./helpers.js";
+import {commitsOf, fixtureSuiteCommand, git, hashTree, readReport, runSetup, testEnv, testOverrides} from "./helpers.js";
 
 const homes: string[] = [];
 async function home(prefix: string): Promise<string> {
@@ -174,6 +174,44 @@ describe("a home with generated models, one duplicate and one invalid file", () 
         expect(before1?.body).toContain(target);
         expect(report.commits.map((c) => c.hash)).toContain(safety.commit_before_delete);
         await git(h).raw(["merge-base", "--is-ancestor", safety.commit_before_delete!, "HEAD"]);
+    });
+});
+
+describe("the final state", () => {
+    test("without --no-serve, the provider is launched in the foreground and serves until stopped", async () => {
+        const h = await home("zc-setup-serve-");
+        let stop!: () => void;
+        const stopped = new Promise<void>((resolve) => {
+            stop = resolve;
+        });
+        let health: number | null = null;
+        let stdout = "";
+        const r = await runSetup(h, ["--non-interactive", "--skip", "endpoints,lazy-load,tests"], {
+            configOverrides: {...testOverrides(), server_port: 0},
+            stopSignal: stopped,
+            out: (t) => {
+                stdout += t;
+                const m = /Provider: (http:\/\/\S+)/.exec(t);
+                if (m) void fetch(`${m[1]}/health`).then((res) => {
+                    health = res.status;
+                }, () => undefined).finally(stop);
+            }
+        });
+        expect(r.code, r.stderr).toBe(0);
+        expect(health).toBe(200);
+        expect(stdout).toContain("running in this terminal; Ctrl+C stops it");
+        expect(readReport(h).launch).toMatchObject({mode: "foreground", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/)});
+    });
+
+    test("usage errors exit 2 with the usage text", async () => {
+        const h = await home("zc-setup-usage-");
+        const r = await runSetup(h, ["--skip", "nonsense"]);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`--skip: unknown step "nonsense"`);
+        const r2 = await runSetup(h, ["--frobnicate"]);
+        expect(r2.code).toBe(2);
+        expect(r2.stderr).toContain("usage: npm run setup");
+        expect(fs.readdirSync(h)).toEqual([]);
     });
 });
 

@@ -112,7 +112,7 @@ export const endpointsStep = defineStep<{routes: string[]}>({
         const failed = results.filter((r) => !r.ok);
         const findings = results.map((r) => `${r.ok ? (r.skipped ? "skip" : "ok  ") : "FAIL"} ${r.method} ${r.endpoint}${r.status != null ? ` ${r.status}` : ""}${r.ms != null ? ` ${r.ms} ms` : ""}: ${r.detail}`);
         if (failed.length > 0)
-            throw new StepError(`${failed.length} endpoint check(s) failed with model ${data.model}:\n${findings.filter((f) => f.startsWith("FAIL")).join("\n")}`);
+            throw new StepError(`${failed.length} endpoint check(s) failed with model ${data.model}:\n${findings.filter((f) => f.startsWith("FAIL")).join("\n")}`, {data: {...data}, findings});
         const checked = results.filter((r) => !r.skipped).length;
         return outcome("done", `${checked} endpoint(s) answered with ${data.model}${server.generated ? " (generated test model)" : ""}`, {findings, data: {...data}});
     }

@@ -61,7 +61,7 @@ export const lazyLoadStep = defineStep<Record<string, never>>({
             `status after both: ${data.status_after}`
         ];
         if (!(data.second_load_ms < RESIDENT_LOAD_MS) || data.status_after !== "loaded")
-            throw new StepError(`${data.model} did not stay resident: second load_duration ${data.second_load_ms} ms (want < ${RESIDENT_LOAD_MS}), status ${data.status_after} (want loaded)`);
+            throw new StepError(`${data.model} did not stay resident: second load_duration ${data.second_load_ms} ms (want < ${RESIDENT_LOAD_MS}), status ${data.status_after} (want loaded)`, {data: {...data}, findings});
         return outcome("done", `${data.model} stayed loaded (second load ${data.second_load_ms} ms)`, {findings, data: {...data}});
     }
 });
