@@ -170,7 +170,8 @@ export async function launchProvider(deps: MachineDeps, ctx: SetupContext): Prom
     const config = loadSetupConfig(deps.configSource).config;
     const url = providerBaseUrl(config.server_host, config.server_port);
     const service = ctx.steps.service.data as ServiceData | null;
-    if (ctx.steps.service.status === "done" && service?.installed) {
+    // `installed` also holds when the step failed later on (the watchdog), and a second provider would find the port taken.
+    if (service?.installed) {
         const r = await startService(config, {approve: true, logger: deps.logger});
         if (r.status !== "done") throw new Error(`could not start the installed service: ${r.message}`);
         const deadline = Date.now() + config.watchdog.startup_timeout_seconds * 1000;

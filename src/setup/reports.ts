@@ -46,7 +46,7 @@ export interface SetupReport {
     safe_to_delete: Array<{path: string; reason: string; size_bytes: number; approval_id: string; answer: string | null; deleted: boolean}>;
     endpoints: EndpointResult[];
     lazy_load: LazyLoadData | null;
-    service: {installed: boolean; state: string; manager: string | null; name: string | null};
+    service: {installed: boolean; watchdog_installed: boolean; state: string; manager: string | null; name: string | null};
     api_key: {location: string | null; source: string; generated: boolean};
     tests: {results_file: string | null; passed: boolean | null; summary: TestsData["summary"]};
     launch: LaunchRecord | null;
@@ -94,7 +94,7 @@ export function buildSetupReport(ctx: SetupContext, opts: {configFile: string; m
         const fa = [...ctx.failureActions].reverse().find((f) => f.step === id);
         return {...ctx.steps[id], failure_action: fa ? {action: fa.action, source: fa.source} : null};
     });
-    const serviceState = ctx.steps.service.status === "done" && service?.installed ? `installed (${service.manager} "${service.service_name}")`
+    const serviceState = service?.installed ? `installed (${service.manager} "${service.service_name}")${service.watchdog_installed ? `, watchdog "${service.watchdog_name}" installed` : ", no watchdog service"}`
         : ctx.steps.service.status === "denied" ? "not installed: service:install denied"
             : ctx.steps.service.status === "skipped" ? `not installed: ${ctx.steps.service.reason ?? "skipped"}`
                 : ctx.steps.service.status === "failed" ? `install failed: ${ctx.steps.service.errors.at(-1) ?? "see errors"}` : "not installed";
@@ -132,7 +132,10 @@ export function buildSetupReport(ctx: SetupContext, opts: {configFile: string; m
         safe_to_delete: (safety?.candidates ?? []).map((c) => ({path: c.path, reason: c.reason, size_bytes: c.size_bytes, approval_id: c.approval_id, answer: c.answer, deleted: c.deleted})),
         endpoints: endpoints?.results ?? [],
         lazy_load: dataOf<LazyLoadData>(ctx, "lazy-load"),
-        service: {installed: service?.installed === true, state: serviceState, manager: service?.manager ?? null, name: service?.service_name ?? null},
+        service: {
+            installed: service?.installed === true, watchdog_installed: service?.watchdog_installed === true, state: serviceState,
+            manager: service?.manager ?? null, name: service?.service_name ?? null
+        },
         api_key: {location: config?.key_file ?? null, source: config?.api_key_source ?? "unknown", generated: config?.key_generated === true},
         tests: {results_file: tests?.results_file ?? null, passed: tests ? tests.passed : null, summary: tests?.summary ?? null},
         launch: ctx.launch,

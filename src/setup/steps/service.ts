@@ -1,16 +1,25 @@
-/** Step 6: the exact service plan (what `npm run service -- install --dry-run` prints), installed only on approval. */
+/**
+ * Step 6: the exact service plans (what `npm run service -- install --dry-run` and `... --watchdog` print), applied
+ * only on approval: the provider as an OS service, and the watchdog as its own service next to it (the service
+ * manager restarts a provider that exits, the watchdog one that hangs).
+ */
 import {applyServicePlan, buildServicePlan, describePlan, type ServicePlan} from "../../service/index.js";
 import {defineStep, outcome, StepError} from "./types.js";
 
 interface ServicePrep {
     plan: ServicePlan | null;
+    watchdog: ServicePlan | null;
     text: string;
+    /** Why the watchdog is left out (its plan is blocked here), when it is. */
+    watchdogNote: string | null;
 }
 
 export interface ServiceData {
     installed: boolean;
+    watchdog_installed: boolean;
     manager: string | null;
     service_name: string | null;
+    watchdog_name: string | null;
     os: string | null;
     scope: string | null;
     plan_text: string;
@@ -27,44 +36,69 @@ export const serviceStep = defineStep<ServicePrep>({
         try {
             plan = buildServicePlan(config, {action: "install"});
         } catch (err) {
-            return {summary: [`no service plan: ${(err as Error).message}`], approvals: [], data: {plan: null, text: ""}, skip: `no service plan for this OS: ${(err as Error).message}`};
+            const why = `no service plan for this OS: ${(err as Error).message}`;
+            return {summary: [why], approvals: [], data: {plan: null, watchdog: null, text: "", watchdogNote: null}, skip: why};
         }
         const text = describePlan(plan);
         if (plan.blocked) {
             const manual = plan.blocked.manualSteps.map((s, i) => `  ${i + 1}. ${s}`).join("\n");
-            return {summary: [`cannot install: ${plan.blocked.reason}`], approvals: [], data: {plan, text}, skip: `${plan.blocked.reason}${manual ? `\nManual steps:\n${manual}` : ""}`};
+            return {summary: [`cannot install: ${plan.blocked.reason}`], approvals: [], data: {plan, watchdog: null, text, watchdogNote: null}, skip: `${plan.blocked.reason}${manual ? `\nManual steps:\n${manual}` : ""}`};
         }
+        let watchdog: ServicePlan | null = null;
+        let watchdogNote: string | null = null;
+        try {
+            watchdog = buildServicePlan(config, {action: "install", component: "watchdog"});
+            if (watchdog.blocked) {
+                watchdogNote = `the watchdog service cannot be installed here: ${watchdog.blocked.reason}`;
+                watchdog = null;
+            }
+        } catch (err) {
+            watchdogNote = `no watchdog service plan: ${(err as Error).message}`;
+        }
+        const fullText = watchdog ? `${text}\n\n${describePlan(watchdog)}` : `${text}${watchdogNote ? `\n\nNote: ${watchdogNote}` : ""}`;
+        const what = `the provider as the ${plan.manager} service "${plan.serviceName}"${watchdog ? ` and its watchdog as "${watchdog.serviceName}"` : ""}`;
         return {
-            summary: [`install the provider as the ${plan.manager} service "${plan.serviceName}" on ${plan.os} (asks service:install)`, ...text.split("\n").map((l) => `  ${l}`)],
-            approvals: [{
-                id: "service:install", kind: "service",
-                title: `Install the provider as the ${plan.manager} service "${plan.serviceName}"`,
-                details: text
-            }],
-            data: {plan, text}
+            summary: [`install ${what} on ${plan.os} (asks service:install)`, ...fullText.split("\n").map((l) => `  ${l}`)],
+            approvals: [{id: "service:install", kind: "service", title: `Install ${what}`, details: fullText}],
+            data: {plan, watchdog, text: fullText, watchdogNote}
         };
     },
 
     async apply(ctx, prep, decisions) {
-        const plan = prep.plan;
+        const {plan, watchdog} = prep;
         if (!plan) return outcome("skipped", "no service plan", {reason: "no service plan"});
-        const base: ServiceData = {
-            installed: false, manager: plan.manager, service_name: plan.serviceName, os: plan.os, scope: plan.scope, plan_text: prep.text, result: "", warnings: []
+        const data: ServiceData = {
+            installed: false, watchdog_installed: false, manager: plan.manager, service_name: plan.serviceName, watchdog_name: watchdog?.serviceName ?? null,
+            os: plan.os, scope: plan.scope, plan_text: prep.text, result: "", warnings: []
         };
         if (decisions["service:install"] !== "approve") {
-            const data = {...base, result: "not installed: service:install denied"};
+            data.result = "not installed: service:install denied";
             return outcome("denied", "service not installed (service:install denied)", {
                 reason: "service:install denied", data: {...data},
-                findings: ["the provider will run in the foreground (npm start); install the service later with npm run service -- install"]
+                findings: ["the provider runs in the foreground (npm start); install the service later with npm run service -- install"]
             });
         }
         // The whole plan, prerequisites included, was shown with the approval question, so it applies without asking again.
         const result = await applyServicePlan(plan, {approve: true, logger: ctx.logger});
-        const data: ServiceData = {...base, installed: result.status === "done", result: result.message, warnings: result.warnings};
+        data.installed = result.status === "done";
+        data.result = result.message;
+        data.warnings.push(...result.warnings);
         if (result.status !== "done") {
             const manual = result.manualSteps?.length ? `\nManual steps:\n${result.manualSteps.map((s, i) => `  ${i + 1}. ${s}`).join("\n")}` : "";
-            throw new StepError(`service install ${result.status}: ${result.message}${manual}`);
+            throw new StepError(`service install ${result.status}: ${result.message}${manual}`, {data: {...data}});
         }
-        return outcome("done", `${plan.manager} service "${plan.serviceName}" installed`, {findings: [result.message], warnings: result.warnings, data: {...data}});
+        const findings = [result.message];
+        if (prep.watchdogNote) data.warnings.push(prep.watchdogNote);
+        if (watchdog) {
+            // The provider's service already restarts it when it exits; a watchdog that fails to install is a warning.
+            const w = await applyServicePlan(watchdog, {approve: true, logger: ctx.logger});
+            data.watchdog_installed = w.status === "done";
+            if (w.status === "done") findings.push(w.message);
+            else data.warnings.push(`the watchdog service was not installed (${w.status}): ${w.message}; install it later with npm run service -- install --watchdog`);
+            data.warnings.push(...w.warnings);
+        }
+        return outcome("done", `${plan.manager} service "${plan.serviceName}" installed${data.watchdog_installed ? `, watchdog "${data.watchdog_name}" too` : ""}`, {
+            findings, warnings: data.warnings, data: {...data}
+        });
     }
 });
