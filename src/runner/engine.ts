@@ -118,9 +118,17 @@ export class Engine {
     private async grammarFor(req: GenerateRequest): Promise<LlamaGrammar | undefined> {
         if (req.grammar != null) {
             const key = "gbnf:" + req.grammar;
-            if (!this.grammarCache.has(key))
-                this.grammarCache.set(key, this.llama.createGrammar({grammar: req.grammar}));
-            return this.grammarCache.get(key)!;
+            if (!this.grammarCache.has(key)) {
+                const p = this.llama.createGrammar({grammar: req.grammar});
+                this.grammarCache.set(key, p);
+                p.catch(() => this.grammarCache.delete(key));
+            }
+            try {
+                return await this.grammarCache.get(key)!;
+            } catch (err) {
+                // a grammar that does not parse is the client's mistake, not the server's
+                throw new EngineError(`invalid grammar: ${(err as Error).message}`, 400);
+            }
         }
         if (req.format == null) return undefined;
         const key = req.format === "json" ? "json" : "schema:" + JSON.stringify(req.format);

@@ -103,12 +103,14 @@ export class Upstreams {
     /** Models of the upstreams that answered, first upstream first, without names a local model (or an earlier upstream) has. */
     async models(localNames: Set<string>): Promise<Array<{upstream: Upstream; model: UpstreamModel}>> {
         await this.refresh();
-        const seen = new Set(localNames);
+        // `x` and Ollama's `x:latest` are one name
+        const key = (n: string) => n.replace(/:latest$/, "");
+        const seen = new Set([...localNames].map(key));
         const out: Array<{upstream: Upstream; model: UpstreamModel}> = [];
         for (const u of this.all) {
             for (const m of this.state.get(u.id)!.models ?? []) {
-                if (seen.has(m.name)) continue;
-                seen.add(m.name);
+                if (seen.has(key(m.name))) continue;
+                seen.add(key(m.name));
                 out.push({upstream: u, model: m});
             }
         }
@@ -129,8 +131,11 @@ export class Upstreams {
      */
     async resolve(name: unknown): Promise<Target> {
         if (typeof name !== "string" || name === "") throw notFound(typeof name === "string" ? name : "");
-        const quick = this.provider.registry.resolveNow(name);
-        if (quick.kind === "local" && (quick.rule === "exact" || quick.rule === "alias")) return {kind: "local", entry: quick.model};
+        // a local model wins a clash, `name:latest` included
+        for (const candidate of new Set([name, name.replace(/:latest$/, "")])) {
+            const quick = this.provider.registry.resolveNow(candidate);
+            if (quick.kind === "local" && (quick.rule === "exact" || quick.rule === "alias")) return {kind: "local", entry: quick.model};
+        }
         await this.refresh();
         const r = await this.provider.registry.resolve(name);
         if (r.kind === "local") return {kind: "local", entry: r.model};
@@ -258,7 +263,7 @@ export async function serveUpstreamGeneration(request: FastifyRequest, reply: Fa
     request.facts.model = `${upstream.id}/${name}`;
     await job.start(gen);
     // the client may leave while the upstream was accepting; nothing reads the call then
-    if (request.raw.destroyed) {
+    if (reply.raw.destroyed) {
         job.cancel();
         return;
     }

@@ -109,8 +109,10 @@ export class OpenAIUpstream extends Upstream {
                 throw new HttpError(502, `${this.describe()} sent an event that is not JSON: ${data.slice(0, 200)}`, "upstream_bad_response");
             }
             if (chunk.error != null) {
-                const e = chunk.error as {message?: unknown};
-                throw new HttpError(502, `${this.describe()}: ${typeof e.message === "string" ? e.message : JSON.stringify(chunk.error)}`, "upstream_error");
+                const e = chunk.error as {message?: unknown; type?: unknown};
+                // an error event carries no status; its type tells a refused request from a failure
+                const status = e.type === "invalid_request_error" ? 400 : e.type === "not_found_error" ? 404 : 502;
+                throw new HttpError(status, `${this.describe()}: ${typeof e.message === "string" ? e.message : JSON.stringify(chunk.error)}`, "upstream_error");
             }
             if (chunk.usage != null && typeof chunk.usage === "object") usage = chunk.usage as Json;
             const choice = (chunk.choices as Json[] | undefined)?.[0];

@@ -93,6 +93,9 @@ describe("structured output", () => {
         }
         const gen = await server.json<{response: string}>("/api/generate", {model: "plain", prompt: "ok?", grammar, stream: false, options: {seed: 9, num_predict: 10}});
         expect(["yes.", "no."]).toContain(gen.body.response);
+        const broken = await server.json<{error: {message: string}}>("/v1/chat/completions", {model: "plain", messages: ask, max_tokens: 3, grammar: "root ::= (\"x\""});
+        expect(broken.status).toBe(400);
+        expect(broken.body.error.message).toMatch(/^invalid grammar/);
     });
 
     it("keywords the grammar cannot enforce get a 400 naming them, in each family's shape; so does an invalid schema", async () => {
