@@ -180,6 +180,18 @@ function summaryTable(ctx: SetupContext): string {
     return renderTable(["#", "STEP", "STATUS", "TIME", "SUMMARY"], rows);
 }
 
+/** Ctrl+C in an @inquirer prompt rejects it with ExitPromptError: that is an interruption, not a failed step. */
+function interruptible(fns: PromptFns, interrupt: () => void): PromptFns {
+    const guard = <T>(p: Promise<T>): Promise<T> => p.catch((e: unknown) => {
+        if (e instanceof Error && e.name === "ExitPromptError") {
+            interrupt();
+            return new Promise<T>(() => undefined);
+        }
+        throw e;
+    });
+    return {confirm: (c) => guard(fns.confirm(c)), select: (c) => guard(fns.select(c))};
+}
+
 function newRunId(): string {
     return `${fileTimestamp()}-${Math.random().toString(16).slice(2, 8)}`;
 }
@@ -215,9 +227,11 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
 
     let options: RunOptionsRecord = {interactive, yes: args.yes, answers_file: answers?.path ?? null, serve: args.serve, skip: args.skip};
     const progress = new ConsoleProgress(write, tty && !args.plan && deps.out == null, tasks.length);
+    // Set once the machine runs; Ctrl+C inside a prompt lands here (the terminal is in raw mode, so no SIGINT arrives).
+    let onInterrupt: () => void = () => process.exit(130);
     const abort = new AbortController();
     const policy: ApprovalPolicy = {
-        interactive, yes: args.yes, answers, prompts: deps.prompts ?? inquirerPromptFns,
+        interactive, yes: args.yes, answers, prompts: deps.prompts ?? interruptible(inquirerPromptFns, () => onInterrupt()),
         show: (t) => {
             progress.pause();
             out(t);
@@ -264,7 +278,7 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         // Flags given now win over the recorded ones (a resumed CI run may add --no-serve); --skip adds steps.
         const rec = persisted.options;
         options = {
-            interactive: argv.includes("--non-interactive") ? false : interactive,
+            interactive,
             yes: args.yes || rec.yes,
             answers_file: answers?.path ?? rec.answers_file,
             serve: args.serve && rec.serve,
@@ -349,6 +363,7 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         err(`\nInterrupted. Continue later with: npm run setup -- --resume${args.home ? ` --home ${JSON.stringify(home)}` : ""}`);
         setTimeout(() => process.exit(130), 200).unref();
     };
+    onInterrupt = onSignal;
     const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
     const isCli = deps.out == null;
     if (isCli) for (const s of signals) process.on(s, onSignal);

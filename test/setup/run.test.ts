@@ -203,6 +203,22 @@ describe("the final state", () => {
         expect(readReport(h).launch).toMatchObject({mode: "foreground", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/)});
     });
 
+    test("a failing test command: the results are saved, the optional step is skipped by default, and the exit status says so", async () => {
+        const h = await home("zc-setup-redtests-");
+        const r = await runSetup(h, ["--non-interactive", "--no-serve", "--skip", "endpoints,lazy-load"], {testCommand: `node -e "console.log('1 test failed'); process.exit(1)"`});
+        expect(r.code).toBe(3);
+        const report = readReport(h);
+        const tests = report.steps.find((s) => s.id === "tests")!;
+        expect(tests).toMatchObject({status: "failed", failure_action: {action: "skip", source: "default"}});
+        expect(tests.errors[0]).toContain("tests failed (exit code 1)");
+        const results = JSON.parse(fs.readFileSync(report.tests.results_file!, "utf8")) as TestResultsFile;
+        validateReport("setup_test_results.schema.json", results);
+        expect(results).toMatchObject({exit_code: 1, passed: false, summary: null});
+        expect(results.output_tail).toContain("1 test failed");
+        expect(report.steps.find((s) => s.id === "reports")!.status).toBe("done");
+        expect(report.next_steps.join("\n")).toContain(`Step "Tests" failed`);
+    });
+
     test("usage errors exit 2 with the usage text", async () => {
         const h = await home("zc-setup-usage-");
         const r = await runSetup(h, ["--skip", "nonsense"]);
