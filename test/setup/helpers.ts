@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
 import {simpleGit} from "simple-git";
+import {afterAll} from "vitest";
 import {main, type SetupCliDeps} from "../../src/cli/setup.js";
 import type {ProviderConfigFile} from "../../src/config/schema.js";
 import {silentLogger} from "../../src/log/logger.js";
@@ -27,6 +28,10 @@ const IDENTITY = {
 };
 
 let isolatedHome: string | null = null;
+afterAll(() => {
+    if (isolatedHome) fs.rmSync(isolatedHome, {recursive: true, force: true});
+    isolatedHome = null;
+});
 
 /**
  * The environment setup runs with in tests: git identity from GIT_* (CI has none configured) and a throwaway HOME,
