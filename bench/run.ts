@@ -146,7 +146,7 @@ async function main() {
             }
             if (name === "realistic") {
                 // prefix reuse: a ~2,000-token conversation, then its second turn
-                const longText = Array.from({length: 400}, (_, i) => `line ${i} of the file`).join("\n");
+                const longText = Array.from({length: 170}, (_, i) => `line ${i} of the file`).join("\n");
                 const first = [{role: "user", content: `Review this file:\n${longText}`}];
                 const a = await post<Gen>(url + "/api/chat", {model: name, stream: false, messages: first, options: {temperature: 0, num_predict: 8}});
                 const second = [...first, {role: "assistant", content: a.message!.content}, {role: "user", content: "And the second half?"}];
