@@ -201,7 +201,7 @@ export abstract class Upstream {
     abstract listModels(): Promise<UpstreamModel[]>;
 
     /** Starts a generation: resolves when the upstream has accepted it (headers), so its errors still get their own status. */
-    abstract startGeneration(name: string, request: GenerateRequest): Promise<UpstreamCall>;
+    abstract startGeneration(name: string, request: GenerateRequest, signal?: AbortSignal): Promise<UpstreamCall>;
 
     /** Reads a started generation, translating the upstream's stream into the internal events. */
     abstract readGeneration(call: UpstreamCall, request: GenerateRequest, onEvent: (e: GenerationEvent) => void, signal: AbortSignal): Promise<GenerationStats>;

@@ -223,7 +223,7 @@ function upstreamEntry(upstream: Upstream, name: string): ModelEntry {
 
 /** A PreparedJob whose generation runs on an upstream; `start` must be awaited before any header is sent. */
 export interface UpstreamJob extends PreparedJob {
-    start(request: GenerateRequest): Promise<void>;
+    start(request: GenerateRequest, signal?: AbortSignal): Promise<void>;
 }
 
 export function upstreamJob(upstream: Upstream, name: string): UpstreamJob {
@@ -233,8 +233,8 @@ export function upstreamJob(upstream: Upstream, name: string): UpstreamJob {
     return {
         entry: upstreamEntry(upstream, name),
         requestedName: name,
-        async start(request) {
-            call = await upstream.startGeneration(name, request);
+        async start(request, signal) {
+            call = await upstream.startGeneration(name, request, signal);
         },
         async generate(request, onEvent, signal) {
             call ??= await upstream.startGeneration(name, request);
@@ -261,8 +261,14 @@ export async function serveUpstreamGeneration(request: FastifyRequest, reply: Fa
     gen: GenerateRequest, format: WireFormat, stream: boolean): Promise<void> {
     const job = upstreamJob(upstream, name);
     request.facts.model = `${upstream.id}/${name}`;
-    await job.start(gen);
-    // the client may leave while the upstream was accepting; nothing reads the call then
+    // an Ollama upstream answers only after loading the model: a client that leaves meanwhile cancels the request
+    const clientGone = disconnectSignal(request, reply);
+    try {
+        await job.start(gen, clientGone);
+    } catch (err) {
+        if (clientGone.aborted) return;
+        throw err;
+    }
     if (reply.raw.destroyed) {
         job.cancel();
         return;

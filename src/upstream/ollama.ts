@@ -44,7 +44,7 @@ export class OllamaUpstream extends Upstream {
         return (body.models ?? []).filter((m) => typeof m.name === "string").map((m) => ({name: m.name as string, tag: m}));
     }
 
-    async startGeneration(name: string, req: GenerateRequest): Promise<UpstreamCall> {
+    async startGeneration(name: string, req: GenerateRequest, signal?: AbortSignal): Promise<UpstreamCall> {
         if (req.grammar != null) throw new HttpError(400, `${this.describe()} is an Ollama server, which does not accept a GBNF grammar; send format instead`);
         if (req.tool_choice === "required" || typeof req.tool_choice === "object")
             throw new HttpError(400, `${this.describe()} is an Ollama server, which cannot force a tool call; send tool_choice "auto" or "none"`);
@@ -68,7 +68,7 @@ export class OllamaUpstream extends Upstream {
                 ...(format != null ? {format} : {})
             };
         }
-        const call = await this.send(path, {body});
+        const call = await this.send(path, {body, signal});
         if (!call.response.ok) throw await this.failure(call);
         return call;
     }

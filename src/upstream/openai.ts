@@ -47,7 +47,7 @@ export class OpenAIUpstream extends Upstream {
             .map((m) => ({name: m.id as string, ...(typeof m.created === "number" ? {created: m.created} : {})}));
     }
 
-    async startGeneration(name: string, req: GenerateRequest): Promise<UpstreamCall> {
+    async startGeneration(name: string, req: GenerateRequest, signal?: AbortSignal): Promise<UpstreamCall> {
         const o = req.options;
         const sampling: Json = {
             temperature: o.temperature,
@@ -84,7 +84,7 @@ export class OpenAIUpstream extends Upstream {
             path = "/v1/completions";
             body = {model: name, prompt: req.prompt ?? "", ...(req.mode === "infill" ? {suffix: req.suffix ?? ""} : {}), ...sampling};
         }
-        const call = await this.send(path, {body});
+        const call = await this.send(path, {body, signal});
         if (!call.response.ok) throw await this.failure(call);
         return call;
     }

@@ -127,6 +127,23 @@ describe("upstream: Ollama passthrough", () => {
         expect(gen.response).toBe("Hello from upstream");
     });
 
+    it("an OpenAI request for a model on an Ollama upstream is translated to /api/chat with every sampling value explicit", async () => {
+        const before = standIn.seen.length;
+        const pending = server.json<{choices: Array<{message: {content: string}; finish_reason: string}>; usage: {prompt_tokens: number; completion_tokens: number}}>("/v1/chat/completions",
+            {model: "remote-llama", messages: ask, max_tokens: 20, temperature: 0.3, stop: ["END"]});
+        // translated requests stream from the upstream: let the stand-in finish once it has the request
+        while (!standIn.seen.slice(before).some((r) => r.path === "/api/chat")) await new Promise((r) => setTimeout(r, 10));
+        standIn.openGate();
+        const res = await pending;
+        expect(res.status).toBe(200);
+        expect(res.body.choices[0]!.message.content).toBe("Hello from upstream");
+        expect(res.body.choices[0]!.finish_reason).toBe("stop");
+        expect(res.body.usage).toMatchObject({prompt_tokens: 5, completion_tokens: 2});
+        const sent = standIn.seen.slice(before).find((r) => r.path === "/api/chat")!.body!;
+        expect(sent).toMatchObject({model: "remote-llama:latest", stream: true, messages: [{role: "user", content: "hi"}],
+            options: {temperature: 0.3, num_predict: 20, stop: ["END"], top_k: 40, top_p: 0.9, repeat_penalty: 1}});
+    });
+
     it("an upstream killed mid-stream ends the stream with an error line naming it", async () => {
         const res = await server.api("/api/chat", {method: "POST", json: {model: "dying", messages: ask}});
         expect(res.status).toBe(200);
