@@ -1,4 +1,17 @@
+import fs from "node:fs";
+import {pathToFileURL} from "node:url";
 import {ConfigError, loadConfig, parseCommonArgs, type ProviderConfig} from "../config/load.js";
+
+/** True when the module at `moduleUrl` was started as the program (not imported by a test). */
+export function isEntryPoint(moduleUrl: string): boolean {
+    const entry = process.argv[1];
+    if (!entry) return false;
+    try {
+        return moduleUrl === pathToFileURL(fs.realpathSync(entry)).href;
+    } catch {
+        return false;
+    }
+}
 
 /** Loads the config for a CLI entry point; a ConfigError prints its message and exits 2 (no stack trace). */
 export function loadConfigForCli(argv: string[] = process.argv.slice(2)): {config: ProviderConfig; rest: string[]} {

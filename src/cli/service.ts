@@ -2,8 +2,6 @@
  * `npm run service -- install|uninstall|start|stop|restart|status [--dry-run] [--yes] [--watchdog] [--scope user|system]`
  * (plus `--home DIR` and `--config FILE`).
  */
-import fs from "node:fs";
-import {pathToFileURL} from "node:url";
 import {confirm} from "@inquirer/prompts";
 import {ConfigError, loadConfig, parseCommonArgs, type ProviderConfig} from "../config/load.js";
 import {createLogger, type Logger} from "../log/logger.js";
@@ -13,6 +11,7 @@ import {buildServicePlan, describePlan} from "../service/plan.js";
 import type {SystemProbe} from "../service/probe.js";
 import type {CommandRunner} from "../service/runner.js";
 import type {ServiceAction, ServiceComponent, ServiceScope} from "../service/types.js";
+import {isEntryPoint} from "./common.js";
 
 const ACTIONS: readonly ServiceAction[] = ["install", "uninstall", "start", "stop", "restart", "status"];
 
@@ -137,17 +136,8 @@ async function installedScope(config: ProviderConfig, planOpts: {component: Serv
     return (await detectInstalledService(config, {...planOpts, runner: deps.runner}))?.scope ?? null;
 }
 
-function isEntryPoint(): boolean {
-    const entry = process.argv[1];
-    if (!entry) return false;
-    try {
-        return import.meta.url === pathToFileURL(fs.realpathSync(entry)).href;
-    } catch {
-        return false;
-    }
-}
 
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
     main(process.argv.slice(2)).then((code) => {
         process.exitCode = code;
     }, (e: unknown) => {

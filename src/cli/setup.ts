@@ -7,7 +7,6 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import {pathToFileURL} from "node:url";
 import {createActor, type SnapshotFrom} from "xstate";
 import {ConfigError, parseCommonArgs, projectRoot} from "../config/load.js";
 import type {ProviderConfigFile} from "../config/schema.js";
@@ -23,7 +22,7 @@ import type {ModelsData} from "../setup/steps/models.js";
 import type {ReportsData} from "../setup/steps/reports.js";
 import {configFilePath, loadSetupConfig, type ConfigSource} from "../setup/steps/setup-config.js";
 import {fileTimestamp, isStepId, STEP_IDS, type RunOptionsRecord, type StepDefinition, type StepId, type StepRecord} from "../setup/steps/types.js";
-import {renderTable} from "./common.js";
+import {isEntryPoint, renderTable} from "./common.js";
 
 const USAGE = `usage: npm run setup -- [options]
   --plan               print every step, what it would change and which approvals it would ask; change nothing
@@ -410,17 +409,8 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
     return failed.length > 0 ? 3 : 0;
 }
 
-function isEntryPoint(): boolean {
-    const entry = process.argv[1];
-    if (!entry) return false;
-    try {
-        return import.meta.url === pathToFileURL(fs.realpathSync(entry)).href;
-    } catch {
-        return false;
-    }
-}
 
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
     main(process.argv.slice(2)).then((code) => {
         process.exitCode = code;
         // Runner children and transports can keep the loop alive after the provider stopped; the work is done.

@@ -4,13 +4,12 @@
  * Keeps the provider alive: restarts it through the installed service, or starts and adopts it itself.
  * Exit codes: 0 stopped by a signal, 2 bad arguments or config, 3 another watchdog is running.
  */
-import fs from "node:fs";
-import {pathToFileURL} from "node:url";
 import {ConfigError, loadConfig, parseCommonArgs, type ProviderConfig} from "../config/load.js";
 import {createLogger, type Logger} from "../log/logger.js";
 import {LockHeldError} from "../watchdog/lock.js";
 import {watchdogOptionsFromConfig} from "../watchdog/options.js";
 import {Watchdog, type RestartRecord, type WatchdogMode} from "../watchdog/watchdog.js";
+import {isEntryPoint} from "./common.js";
 
 const USAGE = `usage: npm run watchdog -- [options]
   --mode M         auto (default: service when one is installed), direct (start and adopt the provider) or service
@@ -86,17 +85,8 @@ export async function main(argv: string[]): Promise<number> {
     });
 }
 
-function isEntryPoint(): boolean {
-    const entry = process.argv[1];
-    if (!entry) return false;
-    try {
-        return import.meta.url === pathToFileURL(fs.realpathSync(entry)).href;
-    } catch {
-        return false;
-    }
-}
 
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
     main(process.argv.slice(2)).then((code) => {
         process.exit(code);
     }, (e: unknown) => {
