@@ -60,8 +60,11 @@ export function tagEntry(entry: ModelEntry, status: string) {
 /** The Go template shown for FIM models: Continue enables native fill-in-the-middle only when it contains `.Suffix`. */
 const FIM_GO_TEMPLATE = "{{- if .Suffix }}<|fim_prefix|>{{ .Prompt }}<|fim_suffix|>{{ .Suffix }}<|fim_middle|>{{- else }}{{ .Prompt }}{{- end }}";
 
+/** litellm and others detect native tool support by finding "tools" in the template. */
+const TOOLS_GO_TEMPLATE = "{{- if .Tools }}{{ range .Tools }}{{ . }}{{ end }}{{- end }}";
+
 export function showTemplate(entry: ModelEntry): string {
-    if (entry.metadata?.has_fim) return FIM_GO_TEMPLATE;
+    if (entry.metadata?.has_fim) return entry.metadata.supports_tools ? `${TOOLS_GO_TEMPLATE}${FIM_GO_TEMPLATE}` : FIM_GO_TEMPLATE;
     return entry.defaults?.template ?? entry.metadata?.chat_template ?? "{{ .Prompt }}";
 }
 

@@ -12,6 +12,31 @@ import {forceFunctionCall, forcedFunctions, sanitizeSchema, toChatHistory, toFun
 
 type Emit = (event: GenerationEvent) => void;
 
+/**
+ * Streams text chunks as they come and keeps the counts and times of one generation: tokens arrive through
+ * onToken, text (minus what a stop trigger holds back) through onTextChunk.
+ */
+class StreamMeter {
+    readonly t0 = performance.now();
+    tFirst: number | undefined;
+    evalCount = 0;
+    private pendingTokens = 0;
+
+    constructor(private readonly id: number, private readonly emit: Emit) {}
+
+    readonly onToken = (tokens: Token[]): void => {
+        this.tFirst ??= performance.now();
+        this.evalCount += tokens.length;
+        this.pendingTokens += tokens.length;
+    };
+
+    readonly onTextChunk = (text: string): void => {
+        if (text === "") return;
+        this.emit({type: "text", id: this.id, text, tokens: this.pendingTokens});
+        this.pendingTokens = 0;
+    };
+}
+
 /** A request-level failure with the HTTP status the server should answer with. */
 export class EngineError extends Error {
     constructor(message: string, readonly status: number) {
@@ -216,10 +241,7 @@ export class Engine {
             : slot.chat;
         try {
             const before = slot.sequence.tokenMeter.getState();
-            const t0 = performance.now();
-            let tFirst: number | undefined;
-            let evalCount = 0;
-            let pendingTokens = 0;
+            const meter = new StreamMeter(id, emit);
             // grammar and functions are exclusive in node-llama-cpp's types (checked above), so pass one shape or the other
             const constraint = functions
                 ? {functions: forced ?? functions, documentFunctionParams: true, ...(forced && typeof req.tool_choice === "object" ? {maxParallelFunctionCalls: 1} : {})}
@@ -231,16 +253,8 @@ export class Engine {
                 signal,
                 stopOnAbortSignal: true,
                 trimWhitespaceSuffix: false,
-                onToken: (t) => {
-                    tFirst ??= performance.now();
-                    evalCount += t.length;
-                    pendingTokens += t.length;
-                },
-                onTextChunk: (text) => {
-                    if (text === "") return;
-                    emit({type: "text", id, text, tokens: pendingTokens});
-                    pendingTokens = 0;
-                }
+                onToken: meter.onToken,
+                onTextChunk: meter.onTextChunk
             });
             const t1 = performance.now();
             const returnedCalls = (res as {functionCalls?: Array<{functionName: string; params: unknown}>}).functionCalls ?? [];
@@ -248,8 +262,8 @@ export class Engine {
             if (calls.length > 0) emit({type: "tool_calls", id, calls});
             const stop = res.metadata.stopReason;
             // tokens generated inside a function call never reach onToken; the sequence's meter counts them
-            const generated = functions ? Math.max(evalCount, slot.sequence.tokenMeter.diff(before).usedOutputTokens) : evalCount;
-            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, generated, t0, tFirst, t1,
+            const generated = functions ? Math.max(meter.evalCount, slot.sequence.tokenMeter.diff(before).usedOutputTokens) : meter.evalCount;
+            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, generated, meter, t1,
                 calls.length > 0 ? "tool_calls" : stop === "maxTokens" ? "length" : "stop")});
         } finally {
             if (chat !== slot.chat) chat.dispose({disposeSequence: false});
@@ -276,10 +290,7 @@ export class Engine {
         const slot = await this.takeSlot(tokens);
         try {
             const before = slot.sequence.tokenMeter.getState();
-            const t0 = performance.now();
-            let tFirst: number | undefined;
-            let evalCount = 0;
-            let pendingTokens = 0;
+            const meter = new StreamMeter(id, emit);
             const opts = {
                 ...this.sampling(req),
                 maxTokens,
@@ -288,22 +299,14 @@ export class Engine {
                 stopOnAbortSignal: true,
                 trimWhitespaceSuffix: false,
                 disableContextShift: true,
-                onToken: (t: Token[]) => {
-                    tFirst ??= performance.now();
-                    evalCount += t.length;
-                    pendingTokens += t.length;
-                },
-                onTextChunk: (text: string) => {
-                    if (text === "") return;
-                    emit({type: "text", id, text, tokens: pendingTokens});
-                    pendingTokens = 0;
-                }
+                onToken: meter.onToken,
+                onTextChunk: meter.onTextChunk
             };
             const res = req.mode === "infill"
                 ? await slot.completion.generateInfillCompletionWithMeta(req.prompt ?? "", req.suffix ?? "", opts)
                 : await slot.completion.generateCompletionWithMeta(inputTokens, opts);
             const t1 = performance.now();
-            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, evalCount, t0, tFirst, t1,
+            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, meter.evalCount, meter, t1,
                 res.metadata.stopReason === "maxTokens" ? "length" : "stop")});
         } finally {
             this.releaseSlot(slot);
@@ -311,7 +314,8 @@ export class Engine {
     }
 
     private stats(slot: Slot, before: ReturnType<LlamaContextSequence["tokenMeter"]["getState"]>, promptTokens: number, evalCount: number,
-        t0: number, tFirst: number | undefined, t1: number, doneReason: GenerationStats["done_reason"]): GenerationStats {
+        meter: StreamMeter, t1: number, doneReason: GenerationStats["done_reason"]): GenerationStats {
+        const {t0, tFirst} = meter;
         const used = slot.sequence.tokenMeter.diff(before);
         // the meter counts the last prompt token as output (it is decoded with logits); add it back to the prompt side
         const evaluated = Math.min(promptTokens, used.usedInputTokens + 1);
