@@ -96,7 +96,7 @@ async function main() {
         out(`server RSS with no model loaded: ${(status.memory.server_rss_bytes / 1024 / 1024).toFixed(0)} MB`);
 
         const llama = await getLlama({gpu: false, build: "never", maxThreads: THREADS});
-        for (const [name, file, tokens] of [["tiny", tinyPath, 400], ["realistic", realPath, 48]] as const) {
+        for (const [name, file, tokens] of [["tiny", tinyPath, 1500], ["realistic", realPath, 48]] as const) {
             // direct: node-llama-cpp in this process, greedy, the same prompt
             const model = await llama.loadModel({modelPath: file});
             const ctx = await model.createContext({contextSize: 4096, sequences: 1, threads: {ideal: THREADS, min: 1}});
@@ -104,7 +104,7 @@ async function main() {
             const history: ChatHistoryItem[] = [{type: "user", text: "Write about the sea."}];
             await chat.generateResponse(history, {maxTokens: 4, temperature: 0});
             let directTps = 0;
-            for (let i = 0; i < 3; i++) {
+            for (let i = 0; i < 5; i++) {
                 let first: number | undefined;
                 let n = 0;
                 await chat.generateResponse(history, {maxTokens: tokens, temperature: 0, onToken: (t) => {
@@ -117,7 +117,7 @@ async function main() {
             const cold = await ttft(url, name);
             const warm = await ttft(url, name);
             let serverTps = 0;
-            for (let i = 0; i < 3; i++) {
+            for (let i = 0; i < 5; i++) {
                 const r = await post<Gen>(url + "/api/chat", {model: name, stream: false, messages: [{role: "user", content: "Write about the sea."}], options: {temperature: 0, num_predict: tokens}});
                 serverTps = Math.max(serverTps, (r.eval_count - 1) / (r.eval_duration / 1e9));
             }

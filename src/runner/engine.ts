@@ -13,14 +13,20 @@ import {forceFunctionCall, forcedFunctions, sanitizeSchema, toChatHistory, toFun
 type Emit = (event: GenerationEvent) => void;
 
 /**
- * Streams text chunks as they come and keeps the counts and times of one generation: tokens arrive through
- * onToken, text (minus what a stop trigger holds back) through onTextChunk.
+ * Streams the text of one generation and keeps its counts and times: tokens arrive through onToken, text (minus
+ * what a stop trigger holds back) through onTextChunk. Chunks closer together than COALESCE_MS travel in one IPC
+ * message, so a fast model does not pay one message per token; a slow one still streams every token at once.
  */
+const COALESCE_MS = 4;
+
 class StreamMeter {
     readonly t0 = performance.now();
     tFirst: number | undefined;
     evalCount = 0;
     private pendingTokens = 0;
+    private pendingText = "";
+    private lastFlush = 0;
+    private timer: NodeJS.Timeout | null = null;
 
     constructor(private readonly id: number, private readonly emit: Emit) {}
 
@@ -32,9 +38,22 @@ class StreamMeter {
 
     readonly onTextChunk = (text: string): void => {
         if (text === "") return;
-        this.emit({type: "text", id: this.id, text, tokens: this.pendingTokens});
-        this.pendingTokens = 0;
+        this.pendingText += text;
+        const now = performance.now();
+        if (now - this.lastFlush >= COALESCE_MS) this.flush();
+        else this.timer ??= setTimeout(() => this.flush(), COALESCE_MS - (now - this.lastFlush));
     };
+
+    /** Sends what is buffered; called before any tool call or done event so order is kept. */
+    flush(): void {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        if (this.pendingText === "") return;
+        this.emit({type: "text", id: this.id, text: this.pendingText, tokens: this.pendingTokens});
+        this.pendingText = "";
+        this.pendingTokens = 0;
+        this.lastFlush = performance.now();
+    }
 }
 
 /** A request-level failure with the HTTP status the server should answer with. */
@@ -257,6 +276,7 @@ export class Engine {
                 onTextChunk: meter.onTextChunk
             });
             const t1 = performance.now();
+            meter.flush();
             const returnedCalls = (res as {functionCalls?: Array<{functionName: string; params: unknown}>}).functionCalls ?? [];
             const calls: ToolCall[] = returnedCalls.map((c) => ({id: callId(), name: c.functionName, arguments: (c.params ?? {}) as Record<string, unknown>}));
             if (calls.length > 0) emit({type: "tool_calls", id, calls});
@@ -306,6 +326,7 @@ export class Engine {
                 ? await slot.completion.generateInfillCompletionWithMeta(req.prompt ?? "", req.suffix ?? "", opts)
                 : await slot.completion.generateCompletionWithMeta(inputTokens, opts);
             const t1 = performance.now();
+            meter.flush();
             emit({type: "done", id, stats: this.stats(slot, before, tokens.length, meter.evalCount, meter, t1,
                 res.metadata.stopReason === "maxTokens" ? "length" : "stop")});
         } finally {
