@@ -82,10 +82,11 @@ export function parseTools(v: unknown): ToolDefinition[] | undefined {
     });
 }
 
-export function requireCapability(provider: Provider, entry: ModelEntry, cap: "tools" | "insert" | "completion", requestedName: string): void {
+export function requireCapability(provider: Provider, entry: ModelEntry, cap: "tools" | "insert" | "completion" | "chat", requestedName: string): void {
     if (cap === "tools" && !supportsTools(provider, entry)) throw new HttpError(400, `${requestedName} does not support tools`);
     if (cap === "insert" && !entry.metadata?.has_fim) throw new HttpError(400, `${requestedName} does not support insert: its GGUF has no fill-in-the-middle tokens`);
-    if (cap === "completion" && entry.metadata?.is_embedding) throw new HttpError(400, `"${requestedName}" does not support generate: it is an embedding model`);
+    if ((cap === "completion" || cap === "chat") && entry.metadata?.is_embedding)
+        throw new HttpError(400, `"${requestedName}" does not support ${cap === "chat" ? "chat" : "generate"}: it is an embedding model`);
 }
 
 /** System prompt: the request's, else the config's, else the Modelfile's; Modelfile MESSAGEs are prepended. */
@@ -292,7 +293,7 @@ export function registerOllamaRoutes(app: FastifyInstance, provider: Provider, l
         }
         const entry = target.entry;
         if (messages.length === 0) return loadOrUnload(request, reply, entry, requested, keepAlive, options.num_ctx, true);
-        requireCapability(provider, entry, "completion", requested);
+        requireCapability(provider, entry, "chat", requested);
         if (tools && tools.length > 0) requireCapability(provider, entry, "tools", requested);
         if (tools && tools.length > 0 && (format != null || grammar != null))
             throw new HttpError(400, "a request cannot combine tools with format or grammar: the engine cannot constrain both at once; send one or the other");

@@ -5,7 +5,8 @@ import {tagEntry} from "./ollama-models.js";
 
 /** Model names may contain `/` and `:` (hf.co/org/repo:Q4_K_M), so the name is the rest of the path. */
 function nameParam(params: unknown): string {
-    return decodeURIComponent(String((params as Record<string, string>)["*"] ?? ""));
+    // Fastify has already percent-decoded the path: decoding again would turn a literal "%" into a 500
+    return String((params as Record<string, string>)["*"] ?? "");
 }
 
 export function registerRuntimeRoutes(app: FastifyInstance, provider: Provider): void {

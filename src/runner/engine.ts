@@ -92,7 +92,8 @@ export class Engine {
 
     async load(spec: LoadSpec): Promise<LoadedInfo> {
         const t0 = performance.now();
-        this.threads = spec.threads > 0 ? spec.threads : Math.max(1, Math.min(os.availableParallelism(), physicalCores()));
+        // the server resolves the default (physical cores) before it starts a runner
+        this.threads = spec.threads > 0 ? spec.threads : Math.max(1, os.availableParallelism());
         this.llama = await getLlama({
             gpu: spec.gpu === "auto" ? "auto" : spec.gpu,
             build: "never",
@@ -384,8 +385,3 @@ export class Engine {
     }
 }
 
-/** Physical cores are not exposed by Node; half the logical CPUs (SMT) is the usual count, and never below 1. */
-export function physicalCores(): number {
-    const logical = os.availableParallelism();
-    return Math.max(1, logical >= 4 ? Math.floor(logical / 2) : logical);
-}

@@ -5,6 +5,7 @@ import {HttpError, QUEUE_FULL_MESSAGE} from "./errors.js";
 import {estimateModelBytes, systemMemoryProbe, type MemoryProbe} from "./memory-probe.js";
 import type {LoadedInfo} from "./protocol.js";
 import {RunnerProcess} from "./runner-process.js";
+import {physicalCores} from "./system-info.js";
 
 export type ModelState = "unloaded" | "loading" | "loaded" | "unloading" | "failed";
 
@@ -144,7 +145,10 @@ export class ModelManager {
 
     /** Configured context, else the smaller of the model's training context and the global default. */
     contextSizeFor(entry: ModelEntry, requested?: number): number {
-        const configured = this.override(entry.name).context_size;
+        const override = this.override(entry.name);
+        const optionCtx = (o: Record<string, unknown> | undefined) => (typeof o?.num_ctx === "number" && o.num_ctx >= 16 ? Math.trunc(o.num_ctx) : undefined);
+        // context_size, else a num_ctx default from the config's options or the Modelfile (what /api/show reports)
+        const configured = override.context_size ?? optionCtx(override.options) ?? optionCtx(entry.defaults?.options);
         const train = entry.metadata?.context_length ?? this.config.context_size;
         const base = configured ?? Math.min(train, this.config.context_size);
         if (requested != null && requested > base && this.config.allow_context_growth) return Math.min(requested, Math.max(train, base));
@@ -205,8 +209,9 @@ export class ModelManager {
         if (entry.status === "invalid")
             throw new HttpError(500, `model '${entry.name}' cannot be loaded: ${entry.reason ?? "invalid GGUF"} (file: ${entry.path})`, "invalid_model");
         const slot = this.slotFor(entry);
-        if (slot.draining || slot.state === "unloading")
-            throw new HttpError(503, `model '${entry.name}' is being unloaded; try again in a moment`);
+        // an explicit unload stops admitting; an idle unload or an eviction in progress is simply waited for (ensureLoaded)
+        if (slot.draining)
+            throw new HttpError(503, `model '${entry.name}' is being unloaded on request; try again in a moment`);
         if (slot.state !== "loaded" && slot.state !== "loading") {
             const ctx = this.contextSizeFor(entry, opts.numCtx);
             this.planEviction(slot, this.estimateFor(entry, ctx));
@@ -298,7 +303,8 @@ export class ModelManager {
     private noteKeepAlive(slot: ModelSlot, seconds: number | undefined): void {
         if (seconds == null) return;
         // a client may lengthen residency but never shorten the configured policy
-        const until = seconds < 0 ? Infinity : this.now() + seconds * 1000;
+        // past what a Date can hold (keep_alive: 1e13) means forever too
+        const until = seconds < 0 || this.now() + seconds * 1000 > 8.64e15 ? Infinity : this.now() + seconds * 1000;
         slot.clientKeepUntil = Math.max(slot.clientKeepUntil, until);
     }
 
@@ -335,24 +341,32 @@ export class ModelManager {
         const contextSize = this.contextSizeFor(entry, numCtx);
         const need = this.estimateFor(entry, contextSize);
         const evict = this.planEviction(slot, need);
-        for (const victim of evict) {
-            this.logger.info({model: victim.entry.name, for: entry.name, reason: "ram_threshold_mb"}, "evicting least recently used idle model");
-            await this.stopRunner(victim, "evicted under ram_threshold_mb");
-        }
+        // counted as resident from here on, so a concurrent load sees this model's budget while the victims stop
         slot.state = "loading";
         slot.reason = null;
         slot.estimateBytes = need;
         slot.peakRssBytes = 0;
+        let runner: RunnerProcess | null = null;
         const t0 = this.now();
-        const runner = new RunnerProcess(entry.name, (line) => this.logger.debug({model: entry.name, runner: line}, "runner stderr"));
-        slot.runner = runner;
-        void runner.exited.then((why) => this.onRunnerExit(slot, runner, why));
         try {
+            for (const victim of evict) {
+                // a victim may have been given a request while an earlier one stopped: a busy model is never evicted
+                if (!this.evictable(victim)) {
+                    this.planEviction(slot, need);
+                    continue;
+                }
+                this.logger.info({model: victim.entry.name, for: entry.name, reason: "ram_threshold_mb"}, "evicting least recently used idle model");
+                await this.stopRunner(victim, "evicted under ram_threshold_mb");
+            }
+            runner = new RunnerProcess(entry.name, (line) => this.logger.debug({model: entry.name, runner: line}, "runner stderr"));
+            slot.runner = runner;
+            const started = runner;
+            void started.exited.then((why) => this.onRunnerExit(slot, started, why));
             const info = await runner.load({
                 modelPath: entry.abs_path,
                 contextSize,
                 parallel: this.parallelFor(entry),
-                threads: this.config.threads,
+                threads: this.config.threads > 0 ? this.config.threads : physicalCores(),
                 gpu: this.config.gpu
             });
             slot.info = info;
@@ -368,10 +382,16 @@ export class ModelManager {
                 pid: runner.pid, rss_mb: Math.round(info.rssBytes / MIB), chat_wrapper: info.chatWrapper}, "model loaded");
             this.onStateChange();
         } catch (err) {
+            if (err instanceof HttpError && err.status === 503) {
+                // the memory check failed again after a victim became busy: nothing was started
+                slot.state = "unloaded";
+                slot.estimateBytes = 0;
+                throw err;
+            }
             slot.state = "failed";
             slot.reason = (err as Error).message;
             slot.runner = null;
-            runner.kill();
+            runner?.kill();
             this.logger.error({model: entry.name, err: slot.reason}, "model failed to load");
             this.onStateChange();
             throw new HttpError(500, `model '${entry.name}' failed to load: ${slot.reason}`);

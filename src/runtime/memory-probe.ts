@@ -1,8 +1,9 @@
 import os from "node:os";
+import {availableMemoryBytes} from "./system-info.js";
 
 /**
  * Every memory reading the manager makes goes through this probe, so tests can replace it and so the
- * platform-specific parts stay in one place (os.freemem is the available memory on Linux, macOS and Windows).
+ * platform-specific parts stay in one place (system-info.ts).
  */
 export interface MemoryProbe {
     /** Bytes the OS could give to a new model now. */
@@ -13,7 +14,7 @@ export interface MemoryProbe {
 }
 
 export const systemMemoryProbe: MemoryProbe = {
-    systemAvailableBytes: () => os.freemem(),
+    systemAvailableBytes: () => availableMemoryBytes(),
     systemTotalBytes: () => os.totalmem(),
     runnerRssBytes: (measure) => measure()
 };

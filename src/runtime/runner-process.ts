@@ -54,7 +54,16 @@ export class RunnerProcess {
                 resolve(this.exitReason);
             });
         });
-        this.child.on("error", () => undefined);
+        // a process that cannot be started reports "error" and may never report "exit": fail what waits on it
+        this.child.on("error", (e) => {
+            if (this.exitReason != null) return;
+            this.exitReason = `runner process could not start: ${e.message}`;
+            const err = new RunnerCrashedError(`model '${this.modelName}': ${this.exitReason}`);
+            this.loadWaiter?.reject(err);
+            this.loadWaiter = null;
+            for (const p of this.pending.values()) p.reject(err);
+            this.pending.clear();
+        });
     }
 
     get pid(): number | undefined {

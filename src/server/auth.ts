@@ -70,8 +70,9 @@ export function installAuth(app: FastifyInstance, config: ProviderConfig): void 
             return reply.code(204).send();
         }
         if (!config.auth.enable_api_key || isPublic(request.method, path)) return;
-        if (config.auth.allow_loopback_without_key && isLoopback(request.socket.remoteAddress)) return;
         const key = presentedKey(request);
+        // a client that cannot send a key may come in from this machine; one that sends a wrong key is told so
+        if (key == null && config.auth.allow_loopback_without_key && isLoopback(request.socket.remoteAddress)) return;
         if (key == null)
             return sendError(request, reply, 401, "missing API key: send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>' (the key is in your provider config or the file named by auth.api_key_file)", "missing_api_key");
         if (!config.apiKey || !keysMatch(key, config.apiKey))

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import {addModel, makeHome, removeHome} from "../helpers/home.js";
+import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
 import {ndjson, startTestServer, type TestServer} from "../helpers/server.js";
 
 interface Status {
@@ -187,5 +187,76 @@ describe("idle policy", () => {
             await server.close(1000);
             await removeHome(home);
         }
+    });
+});
+
+describe("admission details", () => {
+    let home: string;
+    let server: TestServer;
+
+    beforeAll(async () => {
+        home = await makeHome("zc-admit-");
+        await addModel(home, "fresh/fresh-q8_0.gguf", {seed: 8});
+        await addModel(home, "ctxm/ctxm-q8_0.gguf", {seed: 9});
+        await fs.writeFile(path.join(home, "models", "ctxm", "Modelfile"), "PARAMETER num_ctx 512\n");
+        server = await startTestServer(home, {
+            idle_unload_seconds: 1,
+            models: {fresh: {keep_loaded: false}},
+            auth: {enable_api_key: true, api_key: TEST_KEY, api_key_file: null, allow_loopback_without_key: true, cors_origins: []}
+        }, {sweepIntervalMs: 100});
+    });
+    afterAll(async () => {
+        await server?.close(1000);
+        await removeHome(home);
+    });
+
+    it("ten concurrent first /api/generate requests load the model once", async () => {
+        const results = await Promise.all(Array.from({length: 10}, (_, i) => server.json<{eval_count: number}>("/api/generate",
+            {model: "fresh", prompt: `hello ${i}`, stream: false, keep_alive: "1h", options: {temperature: 0, num_predict: 2}})));
+        expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+        expect(results.every((r) => r.body.eval_count === 2)).toBe(true);
+        expect((await status(server, "fresh")).loads).toBe(1);
+    });
+
+    it("a request that arrives while the model is being unloaded for idleness waits and loads it again", async () => {
+        await server.json("/runtime/unload/fresh", {});
+        await server.json("/api/generate", {model: "fresh", prompt: "x", stream: false, options: {temperature: 0, num_predict: 1}});
+        // idle_unload_seconds is 1: poll until the sweep starts unloading, then ask at once
+        await until(async () => ["unloading", "unloaded"].includes((await status(server, "fresh")).state), "the idle unload to start", 60, 50);
+        const r = await server.json<{eval_count: number}>("/api/generate", {model: "fresh", prompt: "x", stream: false, options: {temperature: 0, num_predict: 1}});
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+    });
+
+    it("a negative keep_alive keeps a keep_loaded:false model forever, and a huge one does not break /api/ps", async () => {
+        await server.json("/api/generate", {model: "fresh", prompt: "", keep_alive: -1});
+        await new Promise((r) => setTimeout(r, 1500));
+        expect((await status(server, "fresh")).state).toBe("loaded");
+        await server.json("/api/generate", {model: "fresh", prompt: "", keep_alive: 1e13});
+        const ps = await server.json<{models: Array<{name: string; expires_at: string}>}>("/api/ps");
+        expect(ps.status).toBe(200);
+        expect(new Date(ps.body.models.find((m) => m.name === "fresh")!.expires_at).getUTCFullYear()).toBe(2318);
+    });
+
+    it("a Modelfile's num_ctx is the context the model loads with", async () => {
+        await server.json("/runtime/load/ctxm", {});
+        expect((await status(server, "ctxm")).context_size).toBe(512);
+    });
+
+    it("allow_loopback_without_key lets local clients in without a key, but a wrong key is still refused", async () => {
+        expect((await fetch(server.url + "/api/tags")).status).toBe(200);
+        expect((await fetch(server.url + "/api/tags", {headers: {"x-api-key": "wrong"}})).status).toBe(401);
+    });
+
+    it("names with a literal % answer 404, not 500", async () => {
+        expect((await server.api("/runtime/load/foo%25", {method: "POST"})).status).toBe(404);
+    });
+
+    it("the index keeps a loaded model's status after a rescan triggered by an unknown name", async () => {
+        await server.json("/runtime/load/ctxm", {});
+        await new Promise((r) => setTimeout(r, 2100));
+        await server.json("/api/generate", {model: "no-such-model-anywhere", prompt: "x"});
+        await new Promise((r) => setTimeout(r, 500));
+        const index = JSON.parse(await fs.readFile(path.join(home, "registry", "models_index.json"), "utf8")) as {models: Array<{name: string; status: string}>};
+        expect(index.models.find((m) => m.name === "ctxm")?.status).toBe("loaded");
     });
 });
