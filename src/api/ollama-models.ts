@@ -1,16 +1,15 @@
 import type {ModelEntry} from "../registry/types.js";
 import {formatParameters} from "../registry/modelfile.js";
 import type {Provider} from "../runtime/provider.js";
+import {TOOL_CALLING_WRAPPERS} from "../registry/gguf-header.js";
 
 export const OLLAMA_COMPAT_VERSION = "0.6.8";
 
-/** Wrappers node-llama-cpp ships with native tool-call syntax; a model using one supports tools. */
-const TOOL_WRAPPERS = new Set(["Llama 3.1", "Llama 3.2 lightweight", "Qwen", "Mistral", "Functionary", "DeepSeek", "Harmony", "Gemma 4", "Seed"]);
-
+/** Tools: the registry decided from the header (template or dedicated wrapper); a loaded runner's wrapper confirms it. */
 export function supportsTools(provider: Provider, entry: ModelEntry): boolean {
     if (entry.metadata?.supports_tools) return true;
     const info = provider.manager.loadedInfo(entry.name);
-    return info != null && TOOL_WRAPPERS.has(info.chatWrapper);
+    return info != null && TOOL_CALLING_WRAPPERS.has(info.chatWrapper);
 }
 
 export function capabilities(provider: Provider, entry: ModelEntry): string[] {

@@ -321,7 +321,8 @@ export function registerOpenAIRoutes(app: FastifyInstance, provider: Provider, l
     });
 
     app.get("/v1/models/*", async (request) => {
-        const id = decodeURIComponent(String((request.params as Record<string, string>)["*"] ?? ""));
+        // already percent-decoded by Fastify; decoding again would turn a literal "%" into a 500
+        const id = String((request.params as Record<string, string>)["*"] ?? "");
         const target = await resolveTarget(provider, id);
         if (target.kind === "upstream") return modelObject(id, 0, target.upstream.id);
         return modelObject(id, Math.floor(target.entry.mtime_ms / 1000), "zombiecoder");

@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
-import {readGgufFileInfo, GgufFileType, type GgufFileInfo} from "node-llama-cpp";
+import path from "node:path";
+import {readGgufFileInfo, resolveChatWrapper, GgufFileType, type GgufFileInfo} from "node-llama-cpp";
 import type {GgufMetadata} from "./types.js";
 
 /** Header arrays that can be megabytes and that a scan never needs. */
@@ -22,6 +23,30 @@ async function checkMagic(filePath: string): Promise<void> {
     } finally {
         await fh.close();
     }
+}
+
+/** Wrappers node-llama-cpp ships with a native tool-call syntax: a model that resolves to one supports tools. */
+export const TOOL_CALLING_WRAPPERS = new Set(["Llama 3.1", "Llama 3.2 lightweight", "Qwen", "Mistral", "Functionary", "DeepSeek", "Harmony", "Gemma 4", "Seed"]);
+
+const wrapperMemo = new Map<string, string | null>();
+
+/**
+ * The wrapper node-llama-cpp will pick for this model, resolved from the header alone (no load). Resolving renders
+ * the Jinja template several times (tens of ms), so results are memoised by what decides them: the template, and
+ * the architecture and file name when there is no template.
+ */
+function chatWrapperName(info: GgufFileInfo, filePath: string, template: string | null, architecture: string): string | null {
+    const key = template != null ? `t:${template}` : `n:${architecture}:${path.basename(filePath).toLowerCase()}`;
+    if (wrapperMemo.has(key)) return wrapperMemo.get(key)!;
+    let name: string | null = null;
+    try {
+        name = resolveChatWrapper({fileInfo: info, filename: filePath})?.wrapperName ?? null;
+    } catch {
+        name = null;
+    }
+    if (wrapperMemo.size > 1000) wrapperMemo.clear();
+    wrapperMemo.set(key, name);
+    return name;
 }
 
 /** Ollama's HumanNumber style: "494.03M", "1.5B", "7B". */
@@ -77,6 +102,7 @@ export async function readGgufMetadata(filePath: string): Promise<{meta: GgufMet
     const poolingType = asNumber(arch.pooling_type);
     const splitCount = asNumber(((md.split ?? {}) as Dict).count) ?? 1;
     const fileType = asNumber(general.file_type);
+    const wrapper = chatTemplate != null || !EMBEDDING_ARCHITECTURES.has(architecture) ? chatWrapperName(info, filePath, chatTemplate, architecture) : null;
 
     const meta: GgufMetadata = {
         architecture,
@@ -92,7 +118,8 @@ export async function readGgufMetadata(filePath: string): Promise<{meta: GgufMet
         is_embedding: EMBEDDING_ARCHITECTURES.has(architecture) || (poolingType != null && poolingType > 0) || general.type === "embedding",
         pooling_type: poolingType,
         has_fim: ggml.fim_pre_token_id != null || ggml.prefix_token_id != null,
-        supports_tools: chatTemplate != null && /\btools\b/.test(chatTemplate),
+        supports_tools: (chatTemplate != null && /\btools\b/.test(chatTemplate)) || TOOL_CALLING_WRAPPERS.has(wrapper ?? ""),
+        chat_wrapper: wrapper,
         general_name: typeof general.name === "string" ? general.name : null,
         split_count: splitCount,
         block_count: asNumber(arch.block_count),

@@ -21,8 +21,10 @@ export interface GgufMetadata {
     pooling_type: number | null;
     /** The GGUF declares fill-in-the-middle tokens. */
     has_fim: boolean;
-    /** The chat template renders tools. */
+    /** The chat template renders tools, or node-llama-cpp has a dedicated wrapper with tool calls for this family. */
     supports_tools: boolean;
+    /** The node-llama-cpp chat wrapper the header resolves to ("ChatML", "Llama 3.1", "JinjaTemplate", ...). */
+    chat_wrapper?: string | null;
     general_name: string | null;
     split_count: number;
     /** Shape facts for the memory estimate made before a load. */

@@ -19,6 +19,8 @@ type Emit = (event: GenerationEvent) => void;
  */
 const COALESCE_MS = 4;
 
+const GRAMMAR_CACHE_SIZE = 32;
+
 class StreamMeter {
     readonly t0 = performance.now();
     tFirst: number | undefined;
@@ -160,32 +162,40 @@ export class Engine {
         this.waiters.shift()?.();
     }
 
+    /**
+     * Grammars are compiled once per distinct grammar or schema and kept in a small LRU: an agent that sends a new
+     * schema with every request must not grow the runner's memory without bound.
+     */
+    private cachedGrammar(key: string, create: () => Promise<LlamaGrammar>): Promise<LlamaGrammar> {
+        let p = this.grammarCache.get(key);
+        if (p) {
+            this.grammarCache.delete(key);
+            this.grammarCache.set(key, p);
+            return p;
+        }
+        p = create();
+        this.grammarCache.set(key, p);
+        p.catch(() => this.grammarCache.delete(key));
+        while (this.grammarCache.size > GRAMMAR_CACHE_SIZE) this.grammarCache.delete(this.grammarCache.keys().next().value!);
+        return p;
+    }
+
     private async grammarFor(req: GenerateRequest): Promise<LlamaGrammar | undefined> {
         if (req.grammar != null) {
-            const key = "gbnf:" + req.grammar;
-            if (!this.grammarCache.has(key)) {
-                const p = this.llama.createGrammar({grammar: req.grammar});
-                this.grammarCache.set(key, p);
-                p.catch(() => this.grammarCache.delete(key));
-            }
+            const gbnf = req.grammar;
             try {
-                return await this.grammarCache.get(key)!;
+                return await this.cachedGrammar("gbnf:" + gbnf, () => this.llama.createGrammar({grammar: gbnf}));
             } catch (err) {
                 // a grammar that does not parse is the client's mistake, not the server's
                 throw new EngineError(`invalid grammar: ${(err as Error).message}`, 400);
             }
         }
         if (req.format == null) return undefined;
-        const key = req.format === "json" ? "json" : "schema:" + JSON.stringify(req.format);
-        if (!this.grammarCache.has(key)) {
-            const p = req.format === "json"
-                ? this.llama.getGrammarFor("json")
-                : this.llama.createGrammarForJsonSchema(sanitizeSchema(req.format) as Parameters<Llama["createGrammarForJsonSchema"]>[0]);
-            this.grammarCache.set(key, p);
-            p.catch(() => this.grammarCache.delete(key));
-        }
+        const format = req.format;
         try {
-            return await this.grammarCache.get(key)!;
+            return await this.cachedGrammar(format === "json" ? "json" : "schema:" + JSON.stringify(format), () => format === "json"
+                ? this.llama.getGrammarFor("json")
+                : this.llama.createGrammarForJsonSchema(sanitizeSchema(format) as Parameters<Llama["createGrammarForJsonSchema"]>[0]));
         } catch (err) {
             throw new EngineError(`invalid format schema: ${(err as Error).message}`, 400);
         }

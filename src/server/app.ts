@@ -9,7 +9,7 @@ import {registerAnthropicRoutes} from "../api/anthropic.js";
 import {registerLlamaCppRoutes} from "../api/llamacpp.js";
 import {attachUpstreams} from "../upstream/index.js";
 import {installAuth} from "./auth.js";
-import {installErrorHandlers} from "./errors.js";
+import {installErrorHandlers, sendError} from "./errors.js";
 import {installRequestLog} from "./request-log.js";
 
 export interface AppOptions {
@@ -26,7 +26,8 @@ export async function buildApp(provider: Provider, logger: Logger, opts: AppOpti
         logger: false,
         bodyLimit: 64 * 1024 * 1024,
         forceCloseConnections: "idle",
-        return503OnClosing: true,
+        // closing requests get a 503 in their API family's shape (below), not Fastify's own body
+        return503OnClosing: false,
         routerOptions: {ignoreTrailingSlash: true}
     });
     // an empty body is "no body", not a parse error (POSTs like /runtime/load send none)
@@ -45,6 +46,15 @@ export async function buildApp(provider: Provider, logger: Logger, opts: AppOpti
     });
     installRequestLog(app, logger);
     installErrorHandlers(app, logger);
+    let closing = false;
+    app.addHook("preClose", async () => {
+        closing = true;
+    });
+    app.addHook("onRequest", async (request, reply) => {
+        if (!closing) return;
+        reply.header("Connection", "close");
+        return sendError(request, reply, 503, "server is shutting down; retry in a moment", "shutting_down");
+    });
     installAuth(app, provider.config);
     registerHealthRoutes(app, provider, opts.testHooks ?? false);
     attachUpstreams(provider, logger, {listTtlMs: opts.upstreamListTtlMs});

@@ -14,6 +14,15 @@ export function isLoopback(address: string | undefined): boolean {
     return address === "::1" || address.startsWith("127.") || address === "::ffff:127.0.0.1" || address.startsWith("::ffff:127.");
 }
 
+/**
+ * A tunnel or reverse proxy (cloudflared, ngrok, nginx) connects from 127.0.0.1 too: its forwarding headers show
+ * the request came from elsewhere, so it never gets the loopback exemption.
+ */
+export function isProxied(request: FastifyRequest): boolean {
+    const h = request.headers;
+    return h["x-forwarded-for"] != null || h.forwarded != null || h["x-real-ip"] != null || h["cf-connecting-ip"] != null || h["x-forwarded-host"] != null;
+}
+
 /** Compares through fixed-length digests so neither the key's length nor its prefix leaks through timing. */
 export function keysMatch(given: string, expected: string): boolean {
     const a = createHash("sha256").update(given).digest();
@@ -72,7 +81,7 @@ export function installAuth(app: FastifyInstance, config: ProviderConfig): void 
         if (!config.auth.enable_api_key || isPublic(request.method, path)) return;
         const key = presentedKey(request);
         // a client that cannot send a key may come in from this machine; one that sends a wrong key is told so
-        if (key == null && config.auth.allow_loopback_without_key && isLoopback(request.socket.remoteAddress)) return;
+        if (key == null && config.auth.allow_loopback_without_key && isLoopback(request.socket.remoteAddress) && !isProxied(request)) return;
         if (key == null)
             return sendError(request, reply, 401, "missing API key: send it as 'x-api-key: <key>' or 'Authorization: Bearer <key>' (the key is in your provider config or the file named by auth.api_key_file)", "missing_api_key");
         if (!config.apiKey || !keysMatch(key, config.apiKey))

@@ -19,6 +19,7 @@ beforeAll(async () => {
     await addModel(home, "splitty/splitty-q8_0.gguf", {split: 3});
     await addModel(home, "vision/vision-model-f32.gguf", {projector: true, quantization: "f32"});
     await addModel(home, "broken/broken-q8_0.gguf", {truncateTensorData: true});
+    await addModel(home, "agent/agent-q8_0.gguf", {tools: true});
     const models = path.join(home, "models");
     await fs.mkdir(path.join(models, "junk"), {recursive: true});
     await fs.writeFile(path.join(models, "junk", "readme.gguf"), "this is a text file, not a model\n");
@@ -52,6 +53,16 @@ describe("discovery", () => {
         // nothing found twice through the symlink loop, and the loop was reported
         expect(index.models.filter((m) => m.name.startsWith("tiny-qwen2"))).toHaveLength(1);
         expect(warnings.some((w) => /symlink loop|already scanned/.test(w))).toBe(true);
+    });
+
+    it("knows from the header alone which chat wrapper a model gets and whether it supports tools", async () => {
+        const {index} = await scanModels(config);
+        const agent = index.models.find((m) => m.name === "agent")!;
+        expect(agent.metadata?.supports_tools).toBe(true);
+        expect(agent.metadata?.chat_wrapper).toBe("JinjaTemplate");
+        const plain = index.models.find((m) => m.name === "qwen2.5-1.5b-instruct")!;
+        expect(plain.metadata?.supports_tools).toBe(false);
+        expect(plain.metadata?.chat_wrapper).toBe("ChatML");
     });
 
     it("treats split parts as one model and projectors as attachments", async () => {

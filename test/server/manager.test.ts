@@ -245,6 +245,9 @@ describe("admission details", () => {
     it("allow_loopback_without_key lets local clients in without a key, but a wrong key is still refused", async () => {
         expect((await fetch(server.url + "/api/tags")).status).toBe(200);
         expect((await fetch(server.url + "/api/tags", {headers: {"x-api-key": "wrong"}})).status).toBe(401);
+        // a tunnel (cloudflared, ngrok) connects from loopback too; its forwarding headers take the exemption away
+        expect((await fetch(server.url + "/api/tags", {headers: {"x-forwarded-for": "203.0.113.9"}})).status).toBe(401);
+        expect((await fetch(server.url + "/api/tags", {headers: {"cf-connecting-ip": "203.0.113.9"}})).status).toBe(401);
     });
 
     it("names with a literal % answer 404, not 500", async () => {
