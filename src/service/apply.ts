@@ -20,12 +20,18 @@ export interface ApplyOptions {
     exists?: (file: string) => boolean;
     /** File operations; tests replace them to apply a plan built for another OS. */
     fileOps?: FileOps;
+    /** The pause between two polls of a `wait` step; tests make it instant. */
+    sleep?: (ms: number) => Promise<void>;
 }
 
 export interface FileOps {
     mkdir(dir: string): void;
     write(file: string, content: string, mode?: number): void;
     remove(file: string): void;
+    exists(file: string): boolean;
+    copy(from: string, to: string): void;
+    /** Replaces `to` if it exists. */
+    rename(from: string, to: string): void;
 }
 
 export const realFileOps: FileOps = {
@@ -36,7 +42,11 @@ export const realFileOps: FileOps = {
         // writeFileSync's mode only applies to a new file; an overwritten one keeps its old bits otherwise.
         if (mode != null && process.platform !== "win32") fs.chmodSync(file, mode);
     },
-    remove: (file) => fs.rmSync(file, {force: true})
+    remove: (file) => fs.rmSync(file, {force: true}),
+    exists: (file) => fs.existsSync(file),
+    // copyFileSync keeps the source's permission bits, so a restored unit is as readable as the original.
+    copy: (from, to) => fs.copyFileSync(from, to),
+    rename: (from, to) => fs.renameSync(from, to)
 };
 
 export interface StepOutcome {
@@ -64,12 +74,32 @@ async function ask(approve: ApplyOptions["approve"], question: string): Promise<
 }
 
 function substitute(step: PlanStep, map: Map<string, string>): PlanStep {
-    if (step.kind !== "run" || !map.has(step.file)) return step;
+    if ((step.kind !== "run" && step.kind !== "wait") || !map.has(step.file)) return step;
     return {...step, file: map.get(step.file)!};
 }
 
-async function runStep(step: PlanStep, plan: ServicePlan, ctx: {runner: CommandRunner; logger: Logger; files: FileOps}, timeoutMs?: number): Promise<StepOutcome> {
-    const {runner, logger, files} = ctx;
+/** What the steps of one apply found out (did an earlier install exist?), for the steps and rollback that depend on it. */
+type Facts = Map<string, boolean>;
+
+interface ApplyContext {
+    runner: CommandRunner;
+    logger: Logger;
+    files: FileOps;
+    facts: Facts;
+    sleep: (ms: number) => Promise<void>;
+}
+
+/** A step whose condition does not hold is left out; so is one whose fact was never recorded. */
+function applies(step: PlanStep, facts: Facts): boolean {
+    if (!step.when) return true;
+    const v = facts.get(step.when.fact);
+    return v !== undefined && v === step.when.is;
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function runStep(step: PlanStep, plan: ServicePlan, ctx: ApplyContext, timeoutMs?: number): Promise<StepOutcome> {
+    const {runner, logger, files, facts} = ctx;
     try {
         switch (step.kind) {
             case "mkdir":
@@ -84,10 +114,56 @@ async function runStep(step: PlanStep, plan: ServicePlan, ctx: {runner: CommandR
                 files.remove(step.path);
                 logger.info({path: step.path}, `removed ${step.path}`);
                 return {step, ok: true};
+            case "backup": {
+                const existed = files.exists(step.path);
+                if (existed) files.copy(step.path, step.backupPath);
+                else files.remove(step.backupPath);
+                facts.set(step.sets, existed);
+                logger.info({path: step.path, existed}, existed ? `kept a copy of ${step.path} in ${step.backupPath}` : `no earlier ${step.path} to keep`);
+                return {step, ok: true};
+            }
+            case "restore": {
+                const existed = facts.get(step.fact);
+                if (existed === undefined) return {step, ok: true};
+                if (existed && files.exists(step.backupPath)) {
+                    files.rename(step.backupPath, step.path);
+                    logger.info({path: step.path}, `put the earlier ${step.path} back`);
+                } else if (!existed) {
+                    files.remove(step.path);
+                    logger.info({path: step.path}, `removed ${step.path}`);
+                }
+                return {step, ok: true};
+            }
+            case "wait": {
+                const shown = formatCommand(step.file, step.args, plan.pathStyle);
+                const re = new RegExp(step.until);
+                const polls = Math.max(1, Math.ceil(step.timeoutMs / step.intervalMs));
+                for (let i = 0; i < polls; i++) {
+                    const r = await runner(step.file, step.args, {timeoutMs: Math.max(step.intervalMs, 15_000)});
+                    if (r.failed || r.exitCode !== 0) {
+                        logger.warn({command: shown, exitCode: r.exitCode}, `failed while waiting: ${shown}`);
+                        return {step, ok: false, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, message: r.message};
+                    }
+                    if (re.test(r.stdout)) {
+                        logger.info({command: shown, polls: i + 1}, `${shown}: ${step.untilText}`);
+                        return {step, ok: true, exitCode: 0, stdout: r.stdout};
+                    }
+                    if (i + 1 < polls) await ctx.sleep(step.intervalMs);
+                }
+                logger.warn({command: shown}, `still not ${step.untilText} after ${step.timeoutMs / 1000} s`);
+                return {step, ok: false, message: `still not ${step.untilText} after ${step.timeoutMs / 1000} s`};
+            }
             case "run": {
                 const shown = formatCommand(step.file, step.args, plan.pathStyle);
                 const r = await runner(step.file, step.args, {timeoutMs});
-                const ok = !r.failed && r.exitCode === 0;
+                const exitedZero = !r.failed && r.exitCode === 0;
+                if (step.sets) {
+                    // A question: the answer is the exit status, and "no" is not a failure.
+                    facts.set(step.sets, exitedZero);
+                    logger.info({command: shown, exitCode: r.exitCode}, `${step.description}: ${exitedZero ? "yes" : "no"}`);
+                    return {step, ok: true, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr};
+                }
+                const ok = exitedZero;
                 const log = {command: shown, exitCode: r.exitCode, stderr: r.stderr.slice(0, 2000)};
                 if (ok) logger.info(log, `ran ${shown}`);
                 else if (step.onError === "ignore") logger.debug(log, `ran ${shown} (failure ignored: ${step.description})`);
@@ -102,7 +178,7 @@ async function runStep(step: PlanStep, plan: ServicePlan, ctx: {runner: CommandR
 }
 
 function failureText(o: StepOutcome, plan: ServicePlan): string {
-    const what = o.step.kind === "run" ? formatCommand(o.step.file, o.step.args, plan.pathStyle) : `${o.step.kind} ${o.step.path}`;
+    const what = o.step.kind === "run" || o.step.kind === "wait" ? formatCommand(o.step.file, o.step.args, plan.pathStyle) : `${o.step.kind} ${o.step.path}`;
     const detail = (o.stderr?.trim() || o.stdout?.trim() || o.message || (o.exitCode != null ? `exit code ${o.exitCode}` : "")).split("\n").slice(0, 5).join(" / ");
     return `${what} failed${detail ? `: ${detail}` : ""}`;
 }
@@ -116,7 +192,7 @@ export async function applyServicePlan(plan: ServicePlan, opts: ApplyOptions): P
     const logger = opts.logger ?? silentLogger;
     const outcomes: StepOutcome[] = [];
     const warnings: string[] = [];
-    const ctx = {runner, logger, files: opts.fileOps ?? realFileOps};
+    const ctx: ApplyContext = {runner, logger, files: opts.fileOps ?? realFileOps, facts: new Map(), sleep: opts.sleep ?? realSleep};
     const result = (status: ApplyResult["status"], message: string, extra: Partial<ApplyResult> = {}): ApplyResult =>
         ({status, message, outcomes, rolledBack: false, warnings, ...extra});
 
@@ -157,11 +233,12 @@ export async function applyServicePlan(plan: ServicePlan, opts: ApplyOptions): P
     }
 
     for (const raw of plan.steps) {
+        if (!applies(raw, ctx.facts)) continue;
         const step = substitute(raw, map);
         const o = await runStep(step, plan, ctx);
         outcomes.push(o);
         if (o.ok) continue;
-        const onError: RunStep["onError"] = step.kind === "run" ? step.onError : "abort";
+        const onError: RunStep["onError"] = step.kind === "run" || step.kind === "wait" ? step.onError : "abort";
         if (onError === "ignore") continue;
         if (onError === "warn") {
             warnings.push(failureText(o, plan));
@@ -170,7 +247,7 @@ export async function applyServicePlan(plan: ServicePlan, opts: ApplyOptions): P
         const message = failureText(o, plan);
         if (plan.rollback.length > 0) {
             logger.warn(`rolling back the partly applied ${plan.action}`);
-            for (const r of plan.rollback) await runStep(substitute(r, map), plan, ctx);
+            for (const r of plan.rollback) if (applies(r, ctx.facts)) await runStep(substitute(r, map), plan, ctx);
             return result("failed", `${message}. What was done has been undone.`, {rolledBack: true});
         }
         return result("failed", message);

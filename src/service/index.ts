@@ -8,6 +8,7 @@ export {
 } from "./control.js";
 export {execaRunner, type CommandResult, type CommandRunner, type RunOptions} from "./runner.js";
 export {defaultProbe, findOnPath, osFromPlatform, type SystemProbe} from "./probe.js";
+export {serviceSupport, SYSTEMD_RUNTIME_DIR} from "./support.js";
 export {chooseNssmInstaller, findNssm, nssmManualSteps, SEED_NSSM_PATH, type NssmInstaller} from "./windows.js";
 export {renderSystemdUnit, systemdUnitName} from "./systemd.js";
 export {renderLaunchdPlist, launchdLabel} from "./launchd.js";

@@ -7,6 +7,9 @@ import type {RunStep, ServiceAction, ServicePlan} from "./types.js";
 export const THROTTLE_INTERVAL_SECONDS = 5;
 
 const posix = pathFor("macos");
+/** Next to the plist while an install runs; launchd only reads the plists it is given, so the copy is inert. */
+export const BACKUP_SUFFIX = ".zc-backup";
+const EARLIER_AGENT = "earlier_agent";
 
 export function launchdLabel(target: ServiceTarget): string {
     const slug = lowerSlug(target.baseName);
@@ -86,25 +89,34 @@ export function buildLaunchdPlan(action: ServiceAction, target: ServiceTarget, p
         pathStyle: "posix"
     };
     switch (action) {
-        case "install":
+        case "install": {
+            const backupPath = `${plistPath}${BACKUP_SUFFIX}`;
             plan.steps = [
                 {kind: "mkdir", path: target.logsDir, description: "logs folder for the agent's output"},
+                {kind: "backup", path: plistPath, backupPath, sets: EARLIER_AGENT, description: "keep the plist of an earlier install, to put it back if this one fails"},
                 // A loaded older copy would keep running the old definition; bootout fails harmlessly when none is loaded.
                 run(["bootout", service], "unload an earlier copy of the agent, if any", "ignore"),
                 {kind: "write", path: plistPath, content: renderLaunchdPlist(target), mode: 0o644, description: "launchd agent"},
                 run(["bootstrap", domain, plistPath], "load the agent (RunAtLoad starts it)"),
-                run(["enable", service], "keep it enabled across logins")
+                run(["enable", service], "keep it enabled across logins"),
+                {kind: "remove", path: backupPath, description: "the copy of the earlier plist, no longer needed"}
             ];
+            plan.facts = {[EARLIER_AGENT]: `${label} was installed before`};
+            // A failed re-install loads the earlier, working agent again instead of leaving none.
             plan.rollback = [
                 run(["bootout", service], "unload the partly installed agent", "ignore"),
-                {kind: "remove", path: plistPath, description: "the plist"}
+                {kind: "restore", path: plistPath, backupPath, fact: EARLIER_AGENT, description: "the earlier plist, or no plist when there was none"},
+                {...run(["bootstrap", domain, plistPath], "load the earlier agent again", "ignore"), when: {fact: EARLIER_AGENT, is: true}},
+                {...run(["enable", service], "keep the earlier agent enabled", "ignore"), when: {fact: EARLIER_AGENT, is: true}}
             ];
             plan.notes.push("A LaunchAgent runs while you are logged in, and starts again at each login.");
             break;
+        }
         case "uninstall":
             plan.steps = [
                 run(["bootout", service], `unload ${label}`, "ignore"),
-                {kind: "remove", path: plistPath, description: "the plist"}
+                {kind: "remove", path: plistPath, description: "the plist"},
+                {kind: "remove", path: `${plistPath}${BACKUP_SUFFIX}`, description: "a copy left by an interrupted install, if any"}
             ];
             break;
         case "start":

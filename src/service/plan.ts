@@ -68,18 +68,34 @@ export function formatCommand(file: string, args: readonly string[], style: Serv
     return style === "win32" ? joinWindowsArgs([file, ...args]) : [file, ...args].map(quotePosixArg).join(" ");
 }
 
-function describeStep(step: PlanStep, style: ServicePlan["pathStyle"]): string {
+/** The condition of a step, in the plan's words: "[only if an earlier install exists]". */
+function conditionTag(step: PlanStep, plan: ServicePlan): string {
+    if (!step.when) return "";
+    const words = plan.facts?.[step.when.fact] ?? step.when.fact;
+    return step.when.is ? ` [only if ${words}]` : ` [only if not: ${words}]`;
+}
+
+function describeStep(step: PlanStep, plan: ServicePlan): string {
+    const style = plan.pathStyle;
+    const tag = conditionTag(step, plan);
     switch (step.kind) {
         case "write": {
             const mode = step.mode != null && style === "posix" ? ` (mode ${step.mode.toString(8)})` : "";
             const body = step.content.replace(/\n$/, "").split("\n").map((l) => `      | ${l}`).join("\n");
-            return `  write ${step.path}${mode}: ${step.description}\n${body}`;
+            return `  write ${step.path}${mode}: ${step.description}${tag}\n${body}`;
         }
-        case "remove": return `  remove ${step.path}: ${step.description}`;
-        case "mkdir": return `  create folder ${step.path}: ${step.description}`;
+        case "remove": return `  remove ${step.path}: ${step.description}${tag}`;
+        case "mkdir": return `  create folder ${step.path}: ${step.description}${tag}`;
+        case "backup": return `  copy ${step.path} to ${step.backupPath}, if it exists: ${step.description}${tag}`;
+        case "restore": return `  put ${step.backupPath} back as ${step.path} (or remove ${step.path} if there was none before): ${step.description}${tag}`;
+        case "wait": {
+            const every = `every ${step.intervalMs / 1000} s, at most ${step.timeoutMs / 1000} s`;
+            return `  $ ${formatCommand(step.file, step.args, style)}    (repeated until it shows ${step.untilText}; ${every})\n      # ${step.description}${tag}`;
+        }
         case "run": {
-            const tag = step.onError === "abort" ? "" : step.onError === "ignore" ? " [failure ignored]" : " [failure reported, not fatal]";
-            return `  $ ${formatCommand(step.file, step.args, style)}\n      # ${step.description}${tag}`;
+            const onError = step.sets ? " [a question: its answer decides the steps marked \"only if\"]"
+                : step.onError === "abort" ? "" : step.onError === "ignore" ? " [failure ignored]" : " [failure reported, not fatal]";
+            return `  $ ${formatCommand(step.file, step.args, style)}\n      # ${step.description}${onError}${tag}`;
         }
     }
 }
@@ -95,15 +111,15 @@ export function describePlan(plan: ServicePlan): string {
     }
     if (plan.prerequisites.length > 0) {
         out.push("", "First, with your approval:");
-        for (const s of plan.prerequisites) out.push(describeStep(s, plan.pathStyle));
+        for (const s of plan.prerequisites) out.push(describeStep(s, plan));
     }
     for (const p of plan.placeholders)
         out.push("", `${p.placeholder} stands for nssm.exe, looked for afterwards in: ${p.candidates.join(", ")}`);
     out.push("", "Steps:");
-    for (const s of plan.steps) out.push(describeStep(s, plan.pathStyle));
+    for (const s of plan.steps) out.push(describeStep(s, plan));
     if (plan.rollback.length > 0) {
         out.push("", "If a step fails, undo with:");
-        for (const s of plan.rollback) out.push(describeStep(s, plan.pathStyle));
+        for (const s of plan.rollback) out.push(describeStep(s, plan));
     }
     if (plan.notes.length > 0) {
         out.push("", "Notes:");

@@ -12,6 +12,8 @@ export interface CommandResult {
 
 export interface RunOptions {
     timeoutMs?: number;
+    /** The whole environment for the command (PATH lookup included); default: this process's. */
+    env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Runs one program with an argument array; injected so tests can record commands instead of running them. */
@@ -26,7 +28,8 @@ export const execaRunner: CommandRunner = async (file, args, opts = {}) => {
         // A package manager asking a question would otherwise wait forever for input nobody gives.
         stdin: "ignore",
         windowsHide: true,
-        timeout: opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS
+        timeout: opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+        ...(opts.env ? {env: {...opts.env}, extendEnv: false} : {})
     });
     const exitCode = typeof r.exitCode === "number" ? r.exitCode : null;
     return {

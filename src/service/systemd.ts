@@ -8,6 +8,9 @@ import type {PlanStep, RunStep, ServiceAction, ServicePlan, ServiceScope} from "
 export const START_LIMIT_BURST = 10;
 export const START_LIMIT_INTERVAL_SECONDS = 300;
 export const RESTART_SEC = 5;
+/** Next to the unit while an install runs; systemd loads only known suffixes, so it never reads the copy. */
+export const BACKUP_SUFFIX = ".zc-backup";
+const EARLIER_UNIT = "earlier_unit";
 
 const posix = pathFor("linux");
 
@@ -30,7 +33,11 @@ export function resolveScope(requested: ProviderConfig["service"]["scope"], prob
 
 export interface UnitOptions {
     scope: ServiceScope;
-    /** System units only: the account the service runs as (the sudo caller rather than root). */
+    /**
+     * System units only: the account the service runs as (the sudo caller rather than root). Left out for the
+     * system watchdog, which must run as root: only root may `systemctl restart` a system unit (polkit refuses
+     * an ordinary user), and the watchdog's `systemctl` has no `--user` to fall back on for a system unit.
+     */
     user?: string;
     /** Units to order after (the watchdog after the provider). */
     after?: string[];
@@ -102,13 +109,21 @@ export function buildSystemdPlan(config: ProviderConfig, action: ServiceAction, 
     switch (action) {
         case "install": {
             const sudoUser = probe.env.SUDO_USER;
-            const content = renderSystemdUnit(target, {
+            const systemWatchdog = scope === "system" && target.component === "watchdog";
+            // A root watchdog must never start the provider itself (it would run as root): service mode only.
+            const unitTarget = systemWatchdog ? {...target, args: [...target.args, "--mode", "service"]} : target;
+            const content = renderSystemdUnit(unitTarget, {
                 scope,
-                user: scope === "system" && sudoUser && sudoUser !== "root" ? sudoUser : undefined,
+                user: scope === "system" && !systemWatchdog && sudoUser && sudoUser !== "root" ? sudoUser : undefined,
                 after: target.component === "watchdog" ? [systemdUnitName({...target, component: "provider"})] : []
             });
+            if (systemWatchdog)
+                plan.notes.push("The system-wide watchdog runs as root (no User=), because only root may restart a system unit, and in service mode only: " +
+                    `it restarts ${systemdUnitName({...target, component: "provider"})} and never starts the provider itself. Install the provider's system unit first.`);
+            const backupPath = `${unitPath}${BACKUP_SUFFIX}`;
             const steps: PlanStep[] = [
                 {kind: "mkdir", path: target.logsDir, description: "logs folder for the service's output"},
+                {kind: "backup", path: unitPath, backupPath, sets: EARLIER_UNIT, description: "keep the unit of an earlier install, to put it back if this one fails"},
                 {kind: "write", path: unitPath, content, mode: 0o644, description: `systemd ${scope} unit`}
             ];
             // Verification is offline (no --user: it needs a running user manager, which a login over ssh may lack).
@@ -122,11 +137,15 @@ export function buildSystemdPlan(config: ProviderConfig, action: ServiceAction, 
             );
             if (scope === "user" && probe.username)
                 steps.push(run("loginctl", ["enable-linger", probe.username], "keep user services running after logout", "warn"));
+            steps.push({kind: "remove", path: backupPath, description: "the copy of the earlier unit, no longer needed"});
             plan.steps = steps;
+            plan.facts = {[EARLIER_UNIT]: `${unit} existed before this install`};
+            // A failed re-install puts the earlier, working unit back and starts it again instead of leaving nothing.
             plan.rollback = [
-                ctl(["disable", "--now", unit], "stop and disable the partly installed unit", "ignore"),
-                {kind: "remove", path: unitPath, description: "the unit file"},
-                ctl(["daemon-reload"], "forget the unit", "ignore")
+                {...ctl(["disable", "--now", unit], "stop and disable the partly installed unit", "ignore"), when: {fact: EARLIER_UNIT, is: false}},
+                {kind: "restore", path: unitPath, backupPath, fact: EARLIER_UNIT, description: "the earlier unit, or no unit when there was none"},
+                ctl(["daemon-reload"], "make systemd read the restored unit (or forget the removed one)", "ignore"),
+                {...ctl(["restart", unit], "run the earlier unit again", "ignore"), when: {fact: EARLIER_UNIT, is: true}}
             ];
             if (scope === "user")
                 plan.notes.push("A user unit runs while you are logged in; `loginctl enable-linger` (run by the install) keeps it running after logout and starts it at boot.");
@@ -136,6 +155,7 @@ export function buildSystemdPlan(config: ProviderConfig, action: ServiceAction, 
             plan.steps = [
                 ctl(["disable", "--now", unit], `stop and disable ${unit}`, "ignore"),
                 {kind: "remove", path: unitPath, description: "the unit file"},
+                {kind: "remove", path: `${unitPath}${BACKUP_SUFFIX}`, description: "a copy left by an interrupted install, if any"},
                 ctl(["daemon-reload"], "forget the unit", "warn"),
                 ctl(["reset-failed", unit], "clear its failed state", "ignore")
             ];

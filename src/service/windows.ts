@@ -14,6 +14,11 @@ export const SC_FAILURE_ACTIONS = "restart/5000/restart/5000/restart/60000";
 export const SC_FAILURE_RESET_SECONDS = "86400";
 export const NSSM_RESTART_DELAY_MS = "5000";
 export const NSSM_ROTATE_BYTES = "10485760";
+/** How long a restart without NSSM waits for `sc stop` to finish before `sc start`, and how often it asks. */
+export const SC_STOP_WAIT_MS = 30_000;
+export const SC_STOP_POLL_MS = 500;
+/** The fact an install records: the service was registered before it (a re-install updates it in place). */
+export const EARLIER_SERVICE = "earlier_service";
 
 const win = pathFor("windows");
 
@@ -77,15 +82,24 @@ function run(file: string, args: string[], description: string, onError: RunStep
     return {kind: "run", file, args, description, onError};
 }
 
-/** The `nssm install` / `nssm set` sequence; exactly what documentation/operations.md lists. */
+const earlier = {fact: EARLIER_SERVICE, is: true};
+const fresh = {fact: EARLIER_SERVICE, is: false};
+
+/**
+ * The `nssm install` / `nssm set` sequence; exactly what documentation/operations.md lists.
+ *
+ * An earlier install is updated in place rather than removed and registered again: removing it first would leave
+ * no service at all if a later step failed. Its running process is untouched by `nssm set` (NSSM reads its settings
+ * when it starts the program), and is only restarted by the last two steps.
+ */
 export function nssmInstallSteps(nssm: string, name: string, target: ServiceTarget, sc: string): PlanStep[] {
     const set = (key: string, ...values: string[]): RunStep =>
         run(nssm, ["set", name, key, ...values], `set ${key}`);
     return [
         {kind: "mkdir", path: target.logsDir, description: "logs folder for the service's output"},
-        run(nssm, ["stop", name], "stop an earlier install of the service, if any", "ignore"),
-        run(nssm, ["remove", name, "confirm"], "remove an earlier install of the service, if any", "ignore"),
-        run(nssm, ["install", name, target.nodePath], `register the service ${name} running node`),
+        {...run(sc, ["query", name], `is ${name} installed already?`), sets: EARLIER_SERVICE},
+        {...run(nssm, ["install", name, target.nodePath], `register the service ${name} running node`), when: fresh},
+        {...set("Application", target.nodePath), description: "point the earlier service at this node", when: earlier},
         // One string: NSSM stores it verbatim and passes it to CreateProcess, so paths with spaces are quoted here.
         set("AppParameters", joinWindowsArgs(target.args)),
         set("AppDirectory", target.workingDirectory),
@@ -105,6 +119,8 @@ export function nssmInstallSteps(nssm: string, name: string, target: ServiceTarg
         set("AppKillProcessTree", "1"),
         run(sc, ["failure", name, "reset=", SC_FAILURE_RESET_SECONDS, "actions=", SC_FAILURE_ACTIONS], "recovery actions if nssm.exe itself fails"),
         run(sc, ["failureflag", name, "1"], "apply the recovery actions to non-crash failures too", "warn"),
+        // NSSM's stop waits until the service has stopped, so the start that follows finds it STOPPED.
+        {...run(nssm, ["stop", name], `stop the earlier ${name}, so that it starts with the new settings`, "ignore"), when: earlier},
         run(nssm, ["start", name], `start ${name}`)
     ];
 }
@@ -154,10 +170,14 @@ export function buildWindowsPlan(config: ProviderConfig, action: ServiceAction, 
             nssmFile = NSSM_PLACEHOLDER;
         }
         plan.steps = nssmInstallSteps(nssmFile, name, target, sc);
+        plan.facts = {[EARLIER_SERVICE]: `${name} was installed before`};
+        // Only a service this install registered is removed; an earlier one stays registered (and is started again).
         plan.rollback = [
-            run(nssmFile, ["stop", name], "stop the partly installed service", "ignore"),
-            run(nssmFile, ["remove", name, "confirm"], "remove the partly installed service", "ignore")
+            {...run(nssmFile, ["stop", name], "stop the partly installed service", "ignore"), when: fresh},
+            {...run(nssmFile, ["remove", name, "confirm"], "remove the partly installed service", "ignore"), when: fresh},
+            {...run(nssmFile, ["start", name], "start the earlier service again, if it is stopped", "ignore"), when: earlier}
         ];
+        plan.notes.push(`An earlier install of ${name} is updated in place (never removed first); if a step fails, it stays registered and is started again.`);
         return plan;
     }
 
@@ -177,7 +197,15 @@ export function buildWindowsPlan(config: ProviderConfig, action: ServiceAction, 
         case "restart":
             plan.steps = nssm
                 ? [run(nssm, ["restart", name], `restart ${name}`)]
-                : [run(sc, ["stop", name], `stop ${name}`, "ignore"), run(sc, ["start", name], `start ${name}`)];
+                : [
+                    run(sc, ["stop", name], `stop ${name}`, "ignore"),
+                    // `sc stop` returns while the service is STOP_PENDING, and `sc start` then fails (error 1056).
+                    {
+                        kind: "wait", file: sc, args: ["query", name], until: "STATE\\s*:\\s*\\d+\\s+STOPPED", untilText: "STOPPED",
+                        timeoutMs: SC_STOP_WAIT_MS, intervalMs: SC_STOP_POLL_MS, onError: "abort", description: `wait for ${name} to stop`
+                    },
+                    run(sc, ["start", name], `start ${name}`)
+                ];
             break;
         case "status":
             plan.steps = [nssm ? run(nssm, ["status", name], `status of ${name}`, "ignore") : run(sc, ["query", name], `status of ${name}`, "ignore")];

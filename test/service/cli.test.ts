@@ -139,7 +139,7 @@ describe("service CLI approval", () => {
             return false;
         }});
         expect(code).toBe(1);
-        expect(questions).toEqual(["install the provider service \"zombiecoderai.service\" (6 steps)?"]);
+        expect(questions).toEqual(["install the provider service \"zombiecoderai.service\" (8 steps)?"]);
         expect(rec.calls).toEqual([]);
         expect(snapshot(root)).toEqual(before);
     });

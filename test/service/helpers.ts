@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type {FileOps} from "../../src/service/apply.js";
 import type {SystemProbe} from "../../src/service/probe.js";
 import type {CommandResult, CommandRunner} from "../../src/service/runner.js";
 import type {PlanStep} from "../../src/service/types.js";
@@ -65,7 +66,7 @@ export function recordingRunner(fail: (argv: string[]) => boolean = () => false,
 }
 
 export function runArgv(steps: PlanStep[]): string[][] {
-    return steps.flatMap((s) => (s.kind === "run" ? [[s.file, ...s.args]] : []));
+    return steps.flatMap((s) => (s.kind === "run" || s.kind === "wait" ? [[s.file, ...s.args]] : []));
 }
 
 /** Every file under a folder with its content, to prove a dry run changed nothing. */
@@ -82,4 +83,32 @@ export function snapshot(dir: string): Record<string, string> {
     };
     walk(dir);
     return out;
+}
+
+/** File operations on an in-memory disk (a plan for another OS), recording each change. */
+export function memoryFiles(initial: Record<string, string> = {}): FileOps & {ops: string[]; files: Map<string, string>} {
+    const files = new Map(Object.entries(initial));
+    const ops: string[] = [];
+    return {
+        ops, files,
+        mkdir: (d) => void ops.push(`mkdir ${d}`),
+        write: (f, content) => {
+            ops.push(`write ${f}`);
+            files.set(f, content);
+        },
+        remove: (f) => {
+            ops.push(`remove ${f}`);
+            files.delete(f);
+        },
+        exists: (f) => files.has(f),
+        copy: (from, to) => {
+            ops.push(`copy ${from} ${to}`);
+            files.set(to, files.get(from)!);
+        },
+        rename: (from, to) => {
+            ops.push(`rename ${from} ${to}`);
+            files.set(to, files.get(from)!);
+            files.delete(from);
+        }
+    };
 }

@@ -1,10 +1,10 @@
 import {describe, expect, it} from "vitest";
 import {loadConfig} from "../../src/config/load.js";
-import {applyServicePlan, type FileOps} from "../../src/service/apply.js";
+import {applyServicePlan} from "../../src/service/apply.js";
 import {buildServicePlan} from "../../src/service/plan.js";
 import type {SystemProbe} from "../../src/service/probe.js";
 import type {ServiceAction} from "../../src/service/types.js";
-import {recordingRunner, runArgv} from "./helpers.js";
+import {memoryFiles, recordingRunner, runArgv} from "./helpers.js";
 
 const probe: SystemProbe = {os: "macos", env: {PATH: "/usr/bin:/bin"}, exists: () => false, uid: 501, username: "jane", homeDir: "/Users/Jane Doe"};
 const config = loadConfig({home: "/Users/Jane Doe/Zombie & <Coder>", env: {}, platform: "posix"});
@@ -63,12 +63,31 @@ describe("launchd plist", () => {
         expect(runArgv(build("stop").steps)).toEqual([["launchctl", "bootout", "gui/501/com.zombiecoder.zombiecoderai"]]);
         expect(runArgv(build("restart").steps)).toEqual([["launchctl", "kickstart", "-k", "gui/501/com.zombiecoder.zombiecoderai"]]);
         const un = build("uninstall");
-        expect(un.steps.map((s) => s.kind)).toEqual(["run", "remove"]);
-        const ops: string[] = [];
-        const files: FileOps = {mkdir: (d) => ops.push(`mkdir ${d}`), write: (f) => ops.push(`write ${f}`), remove: (f) => ops.push(`remove ${f}`)};
+        expect(un.steps.map((s) => s.kind)).toEqual(["run", "remove", "remove"]);
+        const files = memoryFiles();
         const rec = recordingRunner();
         expect((await applyServicePlan(un, {approve: true, runner: rec.runner, fileOps: files})).status).toBe("done");
-        expect(ops).toEqual([`remove ${write.path}`]);
+        expect(files.ops).toEqual([`remove ${write.path}`, `remove ${write.path}.zc-backup`]);
+    });
+
+    it("a failed re-install puts the earlier plist back and loads it again", async () => {
+        const earlier = "<plist>the earlier, working agent</plist>\n";
+        const files = memoryFiles({[write.path]: earlier});
+        const rec = recordingRunner((argv) => argv[1] === "enable" && !files.files.get(write.path)!.startsWith("<plist>the earlier"));
+        const r = await applyServicePlan(build(), {approve: true, runner: rec.runner, fileOps: files});
+        expect(r.status).toBe("failed");
+        expect(r.rolledBack).toBe(true);
+        expect(files.files.get(write.path)).toBe(earlier);
+        expect(files.files.has(`${write.path}.zc-backup`)).toBe(false);
+        const service = "gui/501/com.zombiecoder.zombiecoderai";
+        expect(rec.calls.slice(-3)).toEqual([["launchctl", "bootout", service], ["launchctl", "bootstrap", "gui/501", write.path], ["launchctl", "enable", service]]);
+
+        // Without an earlier plist, the rollback removes the new one and loads nothing.
+        const first = memoryFiles();
+        const rec2 = recordingRunner((argv) => argv[1] === "enable");
+        expect((await applyServicePlan(build(), {approve: true, runner: rec2.runner, fileOps: first})).status).toBe("failed");
+        expect(first.files.has(write.path)).toBe(false);
+        expect(rec2.calls.at(-1)).toEqual(["launchctl", "bootout", service]);
     });
 
     it("names the watchdog agent separately", () => {

@@ -9,6 +9,7 @@ import {buildServicePlan, describePlan} from "../../src/service/plan.js";
 import {findOnPath, defaultProbe} from "../../src/service/probe.js";
 import {renderSystemdUnit} from "../../src/service/systemd.js";
 import {buildTarget} from "../../src/service/target.js";
+import {watchdogOptionsFromConfig} from "../../src/watchdog/options.js";
 import {linuxProbe, recordingRunner, runArgv, tempDir} from "./helpers.js";
 
 const dirs: string[] = [];
@@ -87,6 +88,34 @@ describe("systemd unit", () => {
         expect(buildServicePlan(config, {probe: linuxProbe(userHome), scope: "system"}).notes.join(" ")).toMatch(/needs root/);
     });
 
+    it("the system-wide watchdog runs as root, in service mode, so that it may restart the system unit", async () => {
+        const {userHome, config} = setup();
+        const probe = linuxProbe(userHome, {uid: 0, env: {SUDO_USER: "jane"}, files: ["/etc/systemd/system/zombiecoderai.service"]});
+        const wd = buildServicePlan(config, {probe, component: "watchdog"});
+        expect(wd.scope).toBe("system");
+        const write = wd.steps.find((s) => s.kind === "write")!;
+        expect(write.path).toBe("/etc/systemd/system/zombiecoderai-watchdog.service");
+        const unit = write.kind === "write" ? write.content : "";
+        // As jane, `systemctl restart zombiecoderai.service` (a system unit) is refused by polkit.
+        expect(unit.split("\n").some((l) => l.startsWith("User="))).toBe(false);
+        expect(unit).toMatch(/^ExecStart=.*src\/cli\/watchdog\.ts .* --mode service$/m);
+        expect(unit).toContain("After=network.target zombiecoderai.service");
+        expect(wd.notes.join(" ")).toMatch(/runs as root/);
+        // The provider's system unit still runs as the sudo caller.
+        const provider = buildServicePlan(config, {probe});
+        const pw = provider.steps.find((s) => s.kind === "write")!;
+        expect(pw.kind === "write" && pw.content).toContain("\nUser=jane\n");
+        // The user-scope watchdog is unchanged: auto mode, no --mode.
+        const userWd = buildServicePlan(config, {probe: linuxProbe(userHome), component: "watchdog"}).steps.find((s) => s.kind === "write")!;
+        expect(userWd.kind === "write" && userWd.content).not.toContain("--mode");
+
+        // That root watchdog restarts the system unit with a plain systemctl (no --user).
+        const rec = recordingRunner();
+        const opts = await watchdogOptionsFromConfig(config, {mode: "service", runner: rec.runner, probe, logger: silentLogger});
+        await opts.restartService!();
+        expect(rec.calls).toEqual([["systemctl", "restart", "zombiecoderai.service"]]);
+    });
+
     it("escapes % and $ so systemd does not expand them", () => {
         const {userHome, config} = setup();
         const target = buildTarget({...config, home: "/data/100% $HOME"}, "linux", linuxProbe(userHome), {component: "provider"});
@@ -146,6 +175,43 @@ describe("applying a systemd plan (commands recorded, files in a temp home)", ()
         expect(r.rolledBack).toBe(true);
         expect(fs.existsSync(path.join(userHome, ".config", "systemd", "user", "zombiecoderai.service"))).toBe(false);
         expect(rec.calls.at(-2)).toEqual(["systemctl", "--user", "disable", "--now", "zombiecoderai.service"]);
+    });
+
+    it("a failed re-install puts the earlier unit back and starts it again, instead of removing it", async () => {
+        const {userHome, config} = setup();
+        const probe = linuxProbe(userHome);
+        const unitPath = path.join(userHome, ".config", "systemd", "user", "zombiecoderai.service");
+        fs.mkdirSync(path.dirname(unitPath), {recursive: true});
+        const earlier = "[Unit]\nDescription=the earlier, working install\n";
+        fs.writeFileSync(unitPath, earlier, {mode: 0o644});
+
+        const rec = recordingRunner((argv) => argv.includes("restart"));
+        const r = await applyServicePlan(buildServicePlan(config, {probe}), {approve: true, runner: rec.runner, logger: silentLogger});
+        expect(r.status).toBe("failed");
+        expect(r.rolledBack).toBe(true);
+        expect(fs.readFileSync(unitPath, "utf8")).toBe(earlier);
+        expect(fs.existsSync(`${unitPath}.zc-backup`)).toBe(false);
+        const rollback = rec.calls.slice(rec.calls.findIndex((c) => c.includes("restart")) + 1);
+        expect(rollback).toEqual([["systemctl", "--user", "daemon-reload"], ["systemctl", "--user", "restart", "zombiecoderai.service"]]);
+        expect(rec.calls.some((c) => c.includes("disable"))).toBe(false);
+
+        // A re-install that works replaces the unit and leaves no copy behind.
+        const ok = await applyServicePlan(buildServicePlan(config, {probe}), {approve: true, runner: recordingRunner().runner, logger: silentLogger});
+        expect(ok.status).toBe("done");
+        expect(fs.readFileSync(unitPath, "utf8")).toContain("Restart=always");
+        expect(fs.existsSync(`${unitPath}.zc-backup`)).toBe(false);
+    });
+
+    it("a stale copy from an interrupted install is never restored over a first install", async () => {
+        const {userHome, config} = setup();
+        const unitPath = path.join(userHome, ".config", "systemd", "user", "zombiecoderai.service");
+        fs.mkdirSync(path.dirname(unitPath), {recursive: true});
+        fs.writeFileSync(`${unitPath}.zc-backup`, "stale\n");
+        const rec = recordingRunner((argv) => argv.includes("enable"));
+        const r = await applyServicePlan(buildServicePlan(config, {probe: linuxProbe(userHome)}), {approve: true, runner: rec.runner, logger: silentLogger});
+        expect(r.status).toBe("failed");
+        expect(fs.existsSync(unitPath)).toBe(false);
+        expect(fs.existsSync(`${unitPath}.zc-backup`)).toBe(false);
     });
 
     it("a declined plan changes nothing", async () => {

@@ -2,12 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import {describe, expect, it} from "vitest";
 import {loadConfig, projectRoot} from "../../src/config/load.js";
-import {applyServicePlan, type FileOps} from "../../src/service/apply.js";
+import {applyServicePlan} from "../../src/service/apply.js";
 import type {ServiceAction} from "../../src/service/types.js";
 import {buildServicePlan, formatCommand} from "../../src/service/plan.js";
 import {joinWindowsArgs, quoteWindowsArg} from "../../src/service/quote.js";
+import type {CommandRunner} from "../../src/service/runner.js";
 import {chooseNssmInstaller, NSSM_PLACEHOLDER, SEED_NSSM_PATH} from "../../src/service/windows.js";
-import {recordingRunner, runArgv, WIN_NODE, WIN_ROOT, winProbe} from "./helpers.js";
+import {memoryFiles, recordingRunner, runArgv, WIN_NODE, WIN_ROOT, winProbe} from "./helpers.js";
 
 const config = loadConfig({home: WIN_ROOT, platform: "win32", env: {}});
 const plan = (probe = winProbe([SEED_NSSM_PATH]), action: ServiceAction = "install", cfg = config) =>
@@ -54,10 +55,9 @@ function parseWindowsCommandLine(line: string): string[] {
 }
 
 /** Records file operations: a Windows plan's paths mean nothing to this Linux disk. */
-function fakeFiles(): FileOps & {ops: string[]} {
-    const ops: string[] = [];
-    return {ops, mkdir: (d) => ops.push(`mkdir ${d}`), write: (f) => ops.push(`write ${f}`), remove: (f) => ops.push(`remove ${f}`)};
-}
+const fakeFiles = () => memoryFiles();
+/** `sc query` exits 1060 (no such service): a first install. */
+const noService = (argv: string[]): boolean => argv[1] === "query";
 
 describe("Windows command-line quoting", () => {
     it("round-trips paths with spaces, trailing backslashes and quotes", () => {
@@ -84,9 +84,9 @@ describe("NSSM install plan", () => {
         expect(p.pathStyle).toBe("win32");
         expect(p.steps[0]).toMatchObject({kind: "mkdir", path: logs});
         expect(runArgv(p.steps)).toEqual([
-            [nssm, "stop", name],
-            [nssm, "remove", name, "confirm"],
+            [sc, "query", name],
             [nssm, "install", name, WIN_NODE],
+            [nssm, "set", name, "Application", WIN_NODE],
             [nssm, "set", name, "AppParameters",
                 "--import tsx \"C:\\Program Files\\ZombieCoder\\src\\cli\\start.ts\" --home \"C:\\Program Files\\ZombieCoder\" " +
                 "--config \"C:\\Program Files\\ZombieCoder\\config\\provider_config.json\""],
@@ -106,9 +106,15 @@ describe("NSSM install plan", () => {
             [nssm, "set", name, "AppKillProcessTree", "1"],
             [sc, "failure", name, "reset=", "86400", "actions=", "restart/5000/restart/5000/restart/60000"],
             [sc, "failureflag", name, "1"],
+            [nssm, "stop", name],
             [nssm, "start", name]
         ]);
-        expect(runArgv(p.rollback)).toEqual([[nssm, "stop", name], [nssm, "remove", name, "confirm"]]);
+        // Which of those run depends on whether the service existed: never removed first, never both install and Application.
+        const whenOf = (argv: string[]) => p.steps.find((s) => s.kind === "run" && [s.file, ...s.args].join(" ") === argv.join(" "))!.when;
+        expect(whenOf([nssm, "install", name, WIN_NODE])).toEqual({fact: "earlier_service", is: false});
+        expect(whenOf([nssm, "set", name, "Application", WIN_NODE])).toEqual({fact: "earlier_service", is: true});
+        expect(whenOf([nssm, "stop", name])).toEqual({fact: "earlier_service", is: true});
+        expect(runArgv(p.rollback)).toEqual([[nssm, "stop", name], [nssm, "remove", name, "confirm"], [nssm, "start", name]]);
         // AppParameters splits back into exactly the arguments node gets.
         const params = runArgv(p.steps).find((a) => a[3] === "AppParameters")![4]!;
         expect(parseWindowsCommandLine(params)).toEqual(["--import", "tsx", `${WIN_ROOT}\\src\\cli\\start.ts`, "--home", WIN_ROOT, "--config", `${WIN_ROOT}\\config\\provider_config.json`]);
@@ -117,10 +123,10 @@ describe("NSSM install plan", () => {
     it("finds NSSM in the config first, then on PATH, then at the seed's location", () => {
         const custom = "D:\\Apps\\nssm 2.24\\win64\\nssm.exe";
         const withCustom = loadConfig({home: WIN_ROOT, platform: "win32", env: {}, overrides: {service: {name: "ZombieCoderAI", nssm_path: custom, scope: "auto"}}});
-        expect(runArgv(plan(winProbe([custom, SEED_NSSM_PATH]), "install", withCustom).steps)[0]![0]).toBe(custom);
+        expect(runArgv(plan(winProbe([custom, SEED_NSSM_PATH]), "install", withCustom).steps)[1]![0]).toBe(custom);
         const onPath = "C:\\bin\\nssm.exe";
-        expect(runArgv(plan(winProbe([onPath, SEED_NSSM_PATH], {Path: "C:\\bin"})).steps)[0]![0]).toBe(onPath);
-        expect(runArgv(plan(winProbe([SEED_NSSM_PATH])).steps)[0]![0]).toBe(SEED_NSSM_PATH);
+        expect(runArgv(plan(winProbe([onPath, SEED_NSSM_PATH], {Path: "C:\\bin"})).steps)[1]![0]).toBe(onPath);
+        expect(runArgv(plan(winProbe([SEED_NSSM_PATH])).steps)[1]![0]).toBe(SEED_NSSM_PATH);
         const missingCustom = plan(winProbe([SEED_NSSM_PATH]), "install", withCustom);
         expect(missingCustom.notes.join(" ")).toMatch(/nssm_path .* does not exist/);
     });
@@ -211,14 +217,34 @@ describe("installing NSSM when it is missing", () => {
 });
 
 describe("a failing install step rolls back", () => {
+    const sc = "C:\\Windows\\System32\\sc.exe";
     it("removes the half-installed service", async () => {
-        const rec = recordingRunner((argv) => argv.includes("AppExit"));
+        const rec = recordingRunner((argv) => argv.includes("AppExit") || noService(argv));
         const r = await applyServicePlan(plan(), {approve: true, runner: rec.runner, fileOps: fakeFiles()});
         expect(r.status).toBe("failed");
         expect(r.rolledBack).toBe(true);
         expect(r.message).toMatch(/AppExit Default Restart failed: simulated failure/);
+        expect(rec.calls[0]).toEqual([sc, "query", "ZombieCoderAI"]);
+        expect(rec.calls[1]).toEqual([SEED_NSSM_PATH, "install", "ZombieCoderAI", WIN_NODE]);
         expect(rec.calls.slice(-2)).toEqual([[SEED_NSSM_PATH, "stop", "ZombieCoderAI"], [SEED_NSSM_PATH, "remove", "ZombieCoderAI", "confirm"]]);
         expect(rec.calls.some((c) => c[1] === "start")).toBe(false);
+    });
+
+    it("a re-install updates the earlier service in place and never removes it, even when a step fails", async () => {
+        // sc query exits 0: the service is there (an earlier, working install).
+        const ok = recordingRunner();
+        expect((await applyServicePlan(plan(), {approve: true, runner: ok.runner, fileOps: fakeFiles()})).status).toBe("done");
+        expect(ok.calls.some((c) => c[1] === "remove" || c[1] === "install")).toBe(false);
+        expect(ok.calls[1]).toEqual([SEED_NSSM_PATH, "set", "ZombieCoderAI", "Application", WIN_NODE]);
+        // Stopped only at the end, once every setting is in, then started with them.
+        expect(ok.calls.slice(-2)).toEqual([[SEED_NSSM_PATH, "stop", "ZombieCoderAI"], [SEED_NSSM_PATH, "start", "ZombieCoderAI"]]);
+
+        const bad = recordingRunner((argv) => argv.includes("AppExit"));
+        const r = await applyServicePlan(plan(), {approve: true, runner: bad.runner, fileOps: fakeFiles()});
+        expect(r.status).toBe("failed");
+        expect(r.rolledBack).toBe(true);
+        expect(bad.calls.some((c) => c[1] === "remove" || c[1] === "install" || c[1] === "stop")).toBe(false);
+        expect(bad.calls.at(-1)).toEqual([SEED_NSSM_PATH, "start", "ZombieCoderAI"]);
     });
 
     it("refuses to touch this disk with another OS's plan unless file operations are injected", async () => {
@@ -238,6 +264,48 @@ describe("uninstall, start, stop, restart, status", () => {
     it("fall back to sc.exe without NSSM", () => {
         expect(runArgv(plan(winProbe([]), "uninstall").steps)).toEqual([[sc, "stop", "ZombieCoderAI"], [sc, "delete", "ZombieCoderAI"]]);
         expect(runArgv(plan(winProbe([]), "status").steps)).toEqual([[sc, "query", "ZombieCoderAI"]]);
+    });
+
+    /** `sc query` output with the given state, as sc.exe prints it. */
+    const query = (state: string, code: number): string =>
+        `\r\nSERVICE_NAME: ZombieCoderAI\r\n        TYPE               : 10  WIN32_OWN_PROCESS\r\n        STATE              : ${code}  ${state}\r\n`;
+
+    function scRunner(states: Array<[string, number]>): {runner: CommandRunner; calls: string[][]} {
+        const calls: string[][] = [];
+        let polls = 0;
+        const runner: CommandRunner = async (file, args) => {
+            calls.push([file, ...args]);
+            if (args[0] === "query") {
+                const [state, code] = states[Math.min(polls++, states.length - 1)]!;
+                return {exitCode: 0, stdout: query(state, code), stderr: "", failed: false};
+            }
+            // sc start on a service that is still stopping: ERROR_SERVICE_ALREADY_RUNNING (1056).
+            if (args[0] === "start" && states[Math.min(polls, states.length) - 1]?.[0] !== "STOPPED")
+                return {exitCode: 1056, stdout: "[SC] StartService FAILED 1056", stderr: "", failed: true};
+            return {exitCode: 0, stdout: "", stderr: "", failed: false};
+        };
+        return {runner, calls};
+    }
+
+    it("restart without NSSM waits for STOPPED between sc stop and sc start", async () => {
+        const p = plan(winProbe([]), "restart");
+        expect(runArgv(p.steps)).toEqual([[sc, "stop", "ZombieCoderAI"], [sc, "query", "ZombieCoderAI"], [sc, "start", "ZombieCoderAI"]]);
+        expect(p.steps[1]).toMatchObject({kind: "wait", timeoutMs: 30_000});
+        const sc1 = scRunner([["STOP_PENDING", 3], ["STOP_PENDING", 3], ["STOPPED", 1]]);
+        const sleeps: number[] = [];
+        const r = await applyServicePlan(p, {approve: true, runner: sc1.runner, fileOps: fakeFiles(), sleep: async (ms) => void sleeps.push(ms)});
+        expect(r.status, r.message).toBe("done");
+        expect(sc1.calls.map((c) => c[1])).toEqual(["stop", "query", "query", "query", "start"]);
+        expect(sleeps).toEqual([500, 500]);
+    });
+
+    it("restart without NSSM gives up after 30 s of STOP_PENDING and never runs sc start", async () => {
+        const stuck = scRunner([["STOP_PENDING", 3]]);
+        const r = await applyServicePlan(plan(winProbe([]), "restart"), {approve: true, runner: stuck.runner, fileOps: fakeFiles(), sleep: async () => undefined});
+        expect(r.status).toBe("failed");
+        expect(r.message).toMatch(/still not STOPPED after 30 s/);
+        expect(stuck.calls.filter((c) => c[1] === "query")).toHaveLength(60);
+        expect(stuck.calls.some((c) => c[1] === "start")).toBe(false);
     });
 });
 

@@ -3,8 +3,13 @@
  * only on approval: the provider as an OS service, and the watchdog as its own service next to it (the service
  * manager restarts a provider that exits, the watchdog one that hangs).
  */
-import {applyServicePlan, buildServicePlan, describePlan, type ServicePlan} from "../../service/index.js";
-import {defineStep, outcome, StepError} from "./types.js";
+import {applyServicePlan, buildServicePlan, defaultProbe, describePlan, serviceSupport, type ServicePlan, type SystemProbe} from "../../service/index.js";
+import {defineStep, outcome, StepError, type StepContext} from "./types.js";
+
+/** This machine, seen through the run's environment (PATH, XDG_CONFIG_HOME, SUDO_USER), which tests isolate. */
+function probeFor(ctx: StepContext): SystemProbe {
+    return {...defaultProbe(), env: ctx.env};
+}
 
 interface ServicePrep {
     plan: ServicePlan | null;
@@ -32,9 +37,10 @@ export const serviceStep = defineStep<ServicePrep>({
 
     async prepare(ctx) {
         const config = ctx.config();
+        const probe = probeFor(ctx);
         let plan: ServicePlan;
         try {
-            plan = buildServicePlan(config, {action: "install"});
+            plan = buildServicePlan(config, {action: "install", probe});
         } catch (err) {
             const why = `no service plan for this OS: ${(err as Error).message}`;
             return {summary: [why], approvals: [], data: {plan: null, watchdog: null, text: "", watchdogNote: null}, skip: why};
@@ -44,10 +50,14 @@ export const serviceStep = defineStep<ServicePrep>({
             const manual = plan.blocked.manualSteps.map((s, i) => `  ${i + 1}. ${s}`).join("\n");
             return {summary: [`cannot install: ${plan.blocked.reason}`], approvals: [], data: {plan, watchdog: null, text, watchdogNote: null}, skip: `${plan.blocked.reason}${manual ? `\nManual steps:\n${manual}` : ""}`};
         }
+        // Checked before asking, so that nobody approves an install this machine cannot carry out.
+        const unsupported = await serviceSupport(plan, probe);
+        if (unsupported)
+            return {summary: [`cannot install a ${plan.manager} service here: ${unsupported}`], approvals: [], data: {plan, watchdog: null, text, watchdogNote: null}, skip: unsupported};
         let watchdog: ServicePlan | null = null;
         let watchdogNote: string | null = null;
         try {
-            watchdog = buildServicePlan(config, {action: "install", component: "watchdog"});
+            watchdog = buildServicePlan(config, {action: "install", component: "watchdog", probe});
             if (watchdog.blocked) {
                 watchdogNote = `the watchdog service cannot be installed here: ${watchdog.blocked.reason}`;
                 watchdog = null;
