@@ -8,7 +8,7 @@ import {silentLogger} from "../log/logger.js";
 import {CancelledByUser, DownloadError, type DownloadErrorCode, ShutdownAbort} from "./errors.js";
 import {defaultRetryDelay, type FilePhase, fetchFile} from "./fetch-file.js";
 import {hfHeaders, hfResolveUrl, type HfSettings, listHfRepoFiles, resolveHfSettings, selectHfFiles} from "./hf.js";
-import {acquireLock, type FileLock} from "./lock.js";
+import {acquireLock, type FileLock, lockIsLive} from "./lock.js";
 import {assertSafeFileName, resolveInside} from "./names.js";
 import {formatModelRef, type ModelRef, parseModelRef, type ParseOptions, targetFolderName} from "./ref.js";
 import {FREE_SPACE_HEADROOM, type FreeSpaceProbe, formatBytes, statfsFreeSpace} from "./space.js";
@@ -63,6 +63,15 @@ export interface DownloadJob {
     finished_at: string | null;
 }
 
+/** A `.part` that a delete request left in place, and why. */
+export interface KeptPart {
+    path: string;
+    reason: string;
+}
+
+/** What cancel answers: the job, plus (when the request asked to delete the partial files) the ones it had to keep. */
+export type CancelledJob = DownloadJob & {parts_kept?: KeptPart[]};
+
 /** One progress event (SSE `data:`, subscriber callbacks). `bytes` never decreases unless a server ignores Range. */
 export interface DownloadProgressEvent {
     id: string;
@@ -109,6 +118,10 @@ interface JobInternal {
     abort: AbortController | null;
     running: Promise<void> | null;
     deleteOnCancel: boolean;
+    /** `.part` files the last delete left in place (a newer job or another process writes them). */
+    partsKept: KeptPart[] | null;
+    /** Locks this job holds while it runs: its own lock never keeps its own `.part` from being deleted. */
+    locks: FileLock[];
     fileIndex: number;
     samples: Array<[number, number]>;
     lastEmit: number;
@@ -180,6 +193,13 @@ export class DownloadManager {
     private readonly queue: JobInternal[] = [];
     private readonly listeners = new Map<string, Set<(ev: DownloadProgressEvent) => void>>();
     private readonly waiters = new Map<string, Array<(job: DownloadJob) => void>>();
+    /**
+     * Starts still resolving their files, by canonical reference and by target. They are filled before the first
+     * await, so a second start of the same model arriving meanwhile joins the first instead of creating a twin job
+     * whose download then fails on the first one's lock.
+     */
+    private readonly startingRefs = new Map<string, Promise<{job: DownloadJob; existing: boolean}>>();
+    private readonly startingTargets = new Map<string, Promise<{job: DownloadJob; existing: boolean}>>();
     private runningCount = 0;
     private closed = false;
     private persistTimer: NodeJS.Timeout | null = null;
@@ -235,7 +255,7 @@ export class DownloadManager {
                 this.log.warn({id: snap.id}, "ignoring a persisted download whose files lie outside models_dir");
                 continue;
             }
-            const job: JobInternal = {snap: {...snap, speed_bps: 0, eta_seconds: null, phase: null}, urls, abort: null, running: null, deleteOnCancel: false, fileIndex: 0, samples: [], lastEmit: 0};
+            const job: JobInternal = {snap: {...snap, speed_bps: 0, eta_seconds: null, phase: null}, urls, abort: null, running: null, deleteOnCancel: false, partsKept: null, locks: [], fileIndex: 0, samples: [], lastEmit: 0};
             if (ACTIVE.has(job.snap.status)) {
                 job.snap.status = "queued";
                 if (resume) {
@@ -318,11 +338,46 @@ export class DownloadManager {
     async start(input: unknown, parse: ParseOptions = {}): Promise<{job: DownloadJob; existing: boolean}> {
         if (this.closed) throw new DownloadError("interrupted", "the download manager is shutting down");
         const ref = parseModelRef(input, this.parseOptions(parse));
+        const key = formatModelRef(ref);
+        const pending = this.startingRefs.get(key);
+        if (pending) return this.joined(await pending);
+        const p = this.startRef(ref);
+        this.startingRefs.set(key, p);
+        try {
+            return await p;
+        } finally {
+            if (this.startingRefs.get(key) === p) this.startingRefs.delete(key);
+        }
+    }
+
+    /** The job a joined start found, as it is now (it may have started running since it was created). */
+    private joined(r: {job: DownloadJob}): {job: DownloadJob; existing: boolean} {
+        return {job: this.get(r.job.id) ?? r.job, existing: true};
+    }
+
+    /** Plans a reference, then joins an active or starting job for the same target, or creates one. */
+    private async startRef(ref: ModelRef): Promise<{job: DownloadJob; existing: boolean}> {
         const plan = await this.plan(ref);
         const target = plan.files[0]!.dest;
+        // Checked synchronously after the plan: two spellings of one file (`:Q4_K_M` and the file name) meet here.
         for (const j of this.jobs.values()) {
             if (ACTIVE.has(j.snap.status) && j.snap.target === target) return {job: this.snapshot(j), existing: true};
         }
+        const pending = this.startingTargets.get(target);
+        if (pending) return this.joined(await pending);
+        const p = this.createJob(plan);
+        this.startingTargets.set(target, p);
+        try {
+            return await p;
+        } finally {
+            if (this.startingTargets.get(target) === p) this.startingTargets.delete(target);
+        }
+    }
+
+    /** Checks the files on disk and the free space, then queues a new job for a plan. */
+    private async createJob(plan: Plan): Promise<{job: DownloadJob; existing: boolean}> {
+        const {ref} = plan;
+        const target = plan.files[0]!.dest;
         const files: DownloadFileState[] = [];
         for (const f of plan.files) {
             const have = await sizeOrNull(f.dest);
@@ -373,7 +428,7 @@ export class DownloadManager {
             updated_at: ts,
             finished_at: null
         };
-        const job: JobInternal = {snap, urls: plan.files.map((f) => f.url), abort: null, running: null, deleteOnCancel: false, fileIndex: 0, samples: [], lastEmit: 0};
+        const job: JobInternal = {snap, urls: plan.files.map((f) => f.url), abort: null, running: null, deleteOnCancel: false, partsKept: null, locks: [], fileIndex: 0, samples: [], lastEmit: 0};
         this.jobs.set(snap.id, job);
         this.trimJobs();
         this.log.info({id: snap.id, model: snap.model, target, total_bytes: snap.total_bytes, resumed_from_bytes: snap.resumed_from_bytes}, "download queued");
@@ -402,27 +457,31 @@ export class DownloadManager {
     /**
      * Cancels a queued or running job. The `.part` stays unless `deletePartial` (documented: a later start resumes
      * from it; the audit lists it as an orphan after downloads.orphan_part_days). Cancelling a failed or cancelled
-     * job with `deletePartial` removes its leftover `.part`. A completed job cannot be cancelled (409).
+     * job with `deletePartial` removes its leftover `.part`. A `.part` that a newer job of the same file or another
+     * process is writing is kept, and listed in `parts_kept`. A completed job cannot be cancelled (409).
      */
-    async cancel(id: string, opts: {deletePartial?: boolean} = {}): Promise<DownloadJob> {
+    async cancel(id: string, opts: {deletePartial?: boolean} = {}): Promise<CancelledJob> {
         const job = this.jobs.get(id);
         if (!job) throw new DownloadError("not_found", `no download with id ${id}`);
         const s = job.snap.status;
         if (s === "completed") throw new DownloadError("cancelled", `download ${id} has already completed`);
+        job.partsKept = null;
         if (s === "failed" || s === "cancelled") {
-            if (opts.deletePartial) await this.deleteParts(job);
-            return this.snapshot(job);
-        }
-        job.deleteOnCancel = opts.deletePartial === true;
-        if (job.running && job.abort) {
-            job.abort.abort(new CancelledByUser());
-            await job.running;
+            if (opts.deletePartial) job.partsKept = await this.deleteParts(job);
         } else {
-            const i = this.queue.indexOf(job);
-            if (i >= 0) this.queue.splice(i, 1);
-            await this.finish(job, "cancelled");
+            job.deleteOnCancel = opts.deletePartial === true;
+            if (job.running && job.abort) {
+                job.abort.abort(new CancelledByUser());
+                await job.running;
+            } else {
+                const i = this.queue.indexOf(job);
+                if (i >= 0) this.queue.splice(i, 1);
+                await this.finish(job, "cancelled");
+            }
         }
-        return this.snapshot(job);
+        const kept = job.partsKept;
+        job.partsKept = null;
+        return opts.deletePartial ? {...this.snapshot(job), parts_kept: kept ?? []} : this.snapshot(job);
     }
 
     /**
@@ -545,6 +604,7 @@ export class DownloadManager {
         let resumed = 0;
         job.samples = [];
         const locks: FileLock[] = [];
+        job.locks = locks;
         try {
             await fs.promises.mkdir(s.folder, {recursive: true});
             for (let i = 0; i < s.files.length; i++) {
@@ -643,6 +703,7 @@ export class DownloadManager {
             }
         } finally {
             for (const l of locks) await l.release().catch(() => undefined);
+            job.locks = [];
             job.abort = null;
             this.persistNow();
         }
@@ -656,8 +717,8 @@ export class DownloadManager {
         s.eta_seconds = status === "completed" ? 0 : null;
         s.finished_at = now();
         if (status === "cancelled") {
-            if (job.deleteOnCancel) await this.deleteParts(job);
-            this.log.info({id: s.id, kept_partial: !job.deleteOnCancel}, "download cancelled");
+            if (job.deleteOnCancel) job.partsKept = await this.deleteParts(job);
+            this.log.info({id: s.id, kept_partial: !job.deleteOnCancel || (job.partsKept?.length ?? 0) > 0}, "download cancelled");
         }
         if (status === "completed") this.log.info({id: s.id, model: s.model, target: s.target}, "download completed");
         this.persistNow();
@@ -667,13 +728,33 @@ export class DownloadManager {
         for (const w of list ?? []) w(this.snapshot(job));
     }
 
-    private async deleteParts(job: JobInternal): Promise<void> {
+    /**
+     * Removes a finished job's `.part` files, except those someone else now writes: a newer job of the same file
+     * (queued or running, here) or a live lock (a running job here, or `npm run pull` in another process). An old
+     * job's id must never be a way to pull the file out from under the download that resumed from it.
+     */
+    private async deleteParts(job: JobInternal): Promise<KeptPart[]> {
+        const active = new Set(this.activePartPaths());
+        // This job's own lock is still held while its run winds down; it does not protect the part from this job.
+        const own = new Set(job.locks.map((l) => l.path));
+        const kept: KeptPart[] = [];
         for (const f of job.snap.files) {
             if (f.done) continue;
-            await fs.promises.rm(partOf(f.path), {force: true});
+            const part = partOf(f.path);
+            const lock = `${part}.lock`;
+            let reason: string | null = null;
+            if (active.has(part)) reason = "a newer download of the same file is using it";
+            else if (!own.has(lock) && lockIsLive(lock)) reason = `another download holds its lock (${lock})`;
+            if (reason) {
+                kept.push({path: part, reason});
+                this.log.warn({id: job.snap.id, part, reason}, "kept a .part the request asked to delete");
+                continue;
+            }
+            await fs.promises.rm(part, {force: true});
             f.downloaded_bytes = 0;
         }
         this.updateTotals(job);
+        return kept;
     }
 
     /**

@@ -4,7 +4,7 @@ import type {EmbedResult, GenerateRequest, GenerationEvent, GenerationStats} fro
 
 /** Until response headers arrive, and between two chunks of a stream. Ollama sends headers only after a load. */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 300_000;
-/** Listing models must never hold up the merged lists for long. */
+/** Listing models must never hold up the merged lists for long: one deadline for headers and body together. */
 export const LIST_TIMEOUT_MS = 5_000;
 
 /** A model an upstream offers, with its entry as the upstream's own list gave it. */
@@ -194,6 +194,37 @@ export abstract class Upstream {
             return JSON.parse(text) as T;
         } catch {
             throw new HttpError(502, `${this.describe()} answered with something that is not JSON: ${text.slice(0, 200)}`, "upstream_bad_response");
+        }
+    }
+
+    /** The deadline of a model list request, body included: the smaller of `timeout_ms` and LIST_TIMEOUT_MS. */
+    get listTimeoutMs(): number {
+        return Math.min(this.timeoutMs, LIST_TIMEOUT_MS);
+    }
+
+    /**
+     * GETs a model list as JSON within one deadline that covers the headers and the whole body. Reading a body
+     * otherwise relies on the stall timer of `chunks`, which is `timeout_ms` long (300 s by default) and restarts
+     * on every byte, so a half-dead upstream that sends headers and then nothing (or a byte now and then) would
+     * hold /api/tags, /v1/models and name resolution for that long.
+     */
+    protected async listJson<T>(path: string): Promise<T> {
+        const deadlineMs = this.listTimeoutMs;
+        const deadline = new AbortController();
+        const timer = setTimeout(() => deadline.abort(new UpstreamTimeout()), deadlineMs);
+        try {
+            // no headers in time: send's own 504 ("did not answer within")
+            const call = await this.send(path, {signal: deadline.signal, timeoutMs: deadlineMs});
+            try {
+                if (!call.response.ok) throw await this.failure(call);
+                return await this.json<T>(call);
+            } catch (err) {
+                if (deadline.signal.aborted)
+                    throw new HttpError(504, `${this.describe()} answered ${path} but did not send the whole list within ${deadlineMs} ms`, "upstream_timeout");
+                throw err;
+            }
+        } finally {
+            clearTimeout(timer);
         }
     }
 

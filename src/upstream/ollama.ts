@@ -1,7 +1,7 @@
 import {randomBytes} from "node:crypto";
 import {HttpError} from "../runtime/errors.js";
 import type {ChatMessage, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, SamplingOptions, ToolCall} from "../runtime/protocol.js";
-import {LIST_TIMEOUT_MS, Upstream, upstreamStats, type UpstreamCall, type UpstreamModel} from "./client.js";
+import {Upstream, upstreamStats, type UpstreamCall, type UpstreamModel} from "./client.js";
 
 type Json = Record<string, unknown>;
 
@@ -38,9 +38,7 @@ function callId(): string {
 /** An Ollama server: Ollama requests pass through as they are; other families reach it through /api/chat and /api/generate. */
 export class OllamaUpstream extends Upstream {
     async listModels(): Promise<UpstreamModel[]> {
-        const call = await this.send("/api/tags", {timeoutMs: Math.min(this.timeoutMs, LIST_TIMEOUT_MS)});
-        if (!call.response.ok) throw await this.failure(call);
-        const body = await this.json<{models?: Json[] | null}>(call);
+        const body = await this.listJson<{models?: Json[] | null}>("/api/tags");
         return (body.models ?? []).filter((m) => typeof m.name === "string").map((m) => ({name: m.name as string, tag: m}));
     }
 

@@ -1,6 +1,6 @@
 import {HttpError} from "../runtime/errors.js";
 import type {ChatMessage, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, ToolCall} from "../runtime/protocol.js";
-import {LIST_TIMEOUT_MS, Upstream, upstreamStats, type UpstreamCall, type UpstreamModel} from "./client.js";
+import {Upstream, upstreamStats, type UpstreamCall, type UpstreamModel} from "./client.js";
 
 type Json = Record<string, unknown>;
 
@@ -40,9 +40,7 @@ interface PartialCall {
  */
 export class OpenAIUpstream extends Upstream {
     async listModels(): Promise<UpstreamModel[]> {
-        const call = await this.send("/v1/models", {timeoutMs: Math.min(this.timeoutMs, LIST_TIMEOUT_MS)});
-        if (!call.response.ok) throw await this.failure(call);
-        const body = await this.json<{data?: Json[] | null}>(call);
+        const body = await this.listJson<{data?: Json[] | null}>("/v1/models");
         return (body.data ?? []).filter((m) => typeof m.id === "string")
             .map((m) => ({name: m.id as string, ...(typeof m.created === "number" ? {created: m.created} : {})}));
     }

@@ -174,15 +174,22 @@ describe("tool calling: Ollama", () => {
         expect(((withCalls!.message as {tool_calls: Array<{function: {name: string}}>}).tool_calls[0]!.function.name)).toBe("get_time");
     });
 
-    it("ollama-js sends the tool result back with role tool", async () => {
+    it("ollama-js sends the tool result back with role tool, and it reaches the prompt", async () => {
         const first = await server.json<{message: {role: "assistant"; content: string; tool_calls: Array<{function: {name: string; arguments: Record<string, unknown>}}>}}>("/api/chat",
             {model: "toolsy", messages: ask, tools, tool_choice: "required", stream: false, options: {num_predict: 80, seed: 4}});
-        const res = await ollama.chat({
+        const turn = (result: string) => ollama.chat({
             model: "toolsy", tools: tools as Parameters<Ollama["chat"]>[0]["tools"], stream: false, options: {num_predict: 4, temperature: 0},
-            messages: [...ask, first.body.message, {role: "tool", content: "sunny", tool_name: first.body.message.tool_calls[0]!.function.name}]
+            messages: [...ask, first.body.message, {role: "tool", content: result, tool_name: first.body.message.tool_calls[0]!.function.name}]
         });
-        expect(res.done).toBe(true);
-        expect(res.done_reason).toBe("length");
-        expect(res.prompt_eval_count).toBeGreaterThan(0);
+        // prompt_eval_count counts only what a cached sequence did not already hold (as Ollama's does). Measured as
+        // short, long, short: the long turn and the second short one each find exactly the history before the tool
+        // result cached, so their counts differ by the results' sizes alone.
+        await turn("sunny");
+        const long = await turn("sunny with a light breeze from the west and twenty degrees in the afternoon");
+        const short = await turn("sunny");
+        expect(short.done).toBe(true);
+        expect(short.done_reason).toBe("length");
+        expect(short.prompt_eval_count).toBeGreaterThan(0);
+        expect(long.prompt_eval_count).toBeGreaterThan(short.prompt_eval_count + 5);
     });
 });

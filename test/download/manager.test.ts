@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import {afterEach, beforeEach, describe, expect, it} from "vitest";
 import {HashCache, hashCachePath} from "../../src/audit/hash-cache.js";
@@ -217,6 +218,71 @@ describe("DownloadManager", () => {
         await waitFor(() => (m.get(third.job.id)?.downloaded_bytes ?? 0) > 10_000, 20_000, "some bytes");
         await m.cancel(third.job.id, {deletePartial: true});
         expect(fs.existsSync(`${job.target}.part`)).toBe(false);
+    });
+
+    it("cancelling an old job with delete keeps the .part a newer job of the same file is downloading", async () => {
+        const content = bytes(BIG, 12);
+        standin.addRepo(REPO, [{path: FILE, content}]);
+        standin.chunkSize = 8 * 1024;
+        standin.chunkDelayMs = 15;
+        const m = await manager();
+        const old = await m.start(`hf:${REPO}:Q4_K_M`);
+        await waitFor(() => (m.get(old.job.id)?.downloaded_bytes ?? 0) > 20_000, 20_000, "some bytes");
+        await m.cancel(old.job.id);
+        const part = `${old.job.target}.part`;
+        const again = await m.start(`hf:${REPO}:Q4_K_M`);
+        expect(again.existing).toBe(false);
+        await waitFor(() => (m.get(again.job.id)?.downloaded_bytes ?? 0) > again.job.resumed_from_bytes, 20_000, "the new job running");
+
+        // the old id is no handle on the running download's bytes
+        const res = await m.cancel(old.job.id, {deletePartial: true});
+        expect(res.status).toBe("cancelled");
+        expect(res.parts_kept).toEqual([{path: part, reason: expect.stringMatching(/newer download/) as unknown}]);
+        expect(fs.existsSync(part)).toBe(true);
+        standin.chunkDelayMs = 0;
+        const done = await m.wait(again.job.id);
+        expect(done.status).toBe("completed");
+        expect(sha256(fs.readFileSync(done.target))).toBe(sha256(content));
+    });
+
+    it("cancelling with delete keeps a .part whose lock another live process holds, and removes it once the lock is gone", async () => {
+        standin.addRepo(REPO, [{path: FILE, content: bytes(BIG, 13)}]);
+        standin.chunkSize = 8 * 1024;
+        standin.chunkDelayMs = 15;
+        const m = await manager();
+        const {job} = await m.start(`hf:${REPO}:Q4_K_M`);
+        await waitFor(() => (m.get(job.id)?.downloaded_bytes ?? 0) > 10_000, 20_000, "some bytes");
+        await m.cancel(job.id);
+        const part = `${job.target}.part`;
+        // `npm run pull` in another process (our parent: alive, not us) took the file over
+        fs.writeFileSync(`${part}.lock`, JSON.stringify({pid: process.ppid, host: os.hostname(), since: new Date().toISOString()}));
+        const kept = await m.cancel(job.id, {deletePartial: true});
+        expect(kept.parts_kept).toEqual([{path: part, reason: expect.stringMatching(/holds its lock/) as unknown}]);
+        expect(fs.existsSync(part)).toBe(true);
+        fs.rmSync(`${part}.lock`);
+        const removed = await m.cancel(job.id, {deletePartial: true});
+        expect(removed.parts_kept).toEqual([]);
+        expect(fs.existsSync(part)).toBe(false);
+    });
+
+    it("two concurrent starts of the same model share one job", async () => {
+        const content = bytes(BIG, 14);
+        standin.addRepo(REPO, [{path: FILE, content}]);
+        const m = await manager();
+        const [a, b] = await Promise.all([m.start(`hf:${REPO}:Q4_K_M`), m.start(`hf:${REPO}:Q4_K_M`)]);
+        expect(b.job.id).toBe(a.job.id);
+        expect([a.existing, b.existing].sort()).toEqual([false, true]);
+        expect((await m.wait(a.job.id)).status).toBe("completed");
+        // two spellings of the same file meet at the target
+        fs.rmSync(a.job.target);
+        const [c, d] = await Promise.all([m.start({repo: REPO, quant: "Q4_K_M"}), m.start({repo: REPO, file: FILE})]);
+        expect(c.job.id).not.toBe(a.job.id);
+        expect(d.job.id).toBe(c.job.id);
+        expect([c.existing, d.existing].sort()).toEqual([false, true]);
+        const done = await m.wait(c.job.id);
+        expect(done.status).toBe("completed");
+        expect(sha256(fs.readFileSync(done.target))).toBe(sha256(content));
+        expect(m.list().filter((j) => j.status === "failed")).toEqual([]);
     });
 
     it("limits concurrent downloads and joins a repeated request", async () => {

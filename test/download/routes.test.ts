@@ -134,6 +134,42 @@ describe("download routes", () => {
         expect(fs.existsSync(`${String(start.json.target)}.part`)).toBe(false);
     });
 
+    it("cancel ?delete=true of an old job leaves the running job's .part alone and says it was kept", async () => {
+        standin.chunkSize = 4 * 1024;
+        standin.chunkDelayMs = 20;
+        const first = await post("/download/start", {model: `hf:${REPO}:Q4_K_M`, projector: false});
+        const oldId = String(first.json.id);
+        for (let i = 0; i < 500 && (downloads.get(oldId)?.downloaded_bytes ?? 0) < 10_000; i++) await new Promise((r) => setTimeout(r, 10));
+        expect((await post(`/download/cancel/${oldId}`, {})).json.status).toBe("cancelled");
+        const second = await post("/download/start", {model: `hf:${REPO}:Q4_K_M`, projector: false});
+        const newId = String(second.json.id);
+        expect(newId).not.toBe(oldId);
+        const part = `${String(second.json.target)}.part`;
+        for (let i = 0; i < 500 && downloads.get(newId)?.status !== "downloading"; i++) await new Promise((r) => setTimeout(r, 10));
+
+        const res = await post(`/download/cancel/${oldId}?delete=true`, {});
+        expect(res.status).toBe(200);
+        expect(res.json.parts_kept).toEqual([{path: part, reason: expect.stringMatching(/newer download/) as unknown}]);
+        expect(fs.existsSync(part)).toBe(true);
+        standin.chunkDelayMs = 0;
+        const done = await downloads.wait(newId);
+        expect(done.error).toBeNull();
+        expect(done.status).toBe("completed");
+        expect(sha256(fs.readFileSync(done.target))).toBe(sha256(bytes(200_000, 21)));
+    });
+
+    it("two identical starts at once answer the same job, the second as existing", async () => {
+        const [a, b] = await Promise.all([
+            post("/download/start", {model: `hf:${REPO}:Q4_K_M`}),
+            post("/download/start", {model: `hf:${REPO}:Q4_K_M`})
+        ]);
+        expect([a.status, b.status]).toEqual([202, 202]);
+        expect(b.json.id).toBe(a.json.id);
+        expect([a.json.existing, b.json.existing].sort()).toEqual([false, true]);
+        expect((await downloads.wait(String(a.json.id))).status).toBe("completed");
+        expect(downloads.list()).toHaveLength(1);
+    });
+
     it("serves /api/pull as NDJSON that ollama-js parses, ending in success", async () => {
         standin.chunkSize = 16 * 1024;
         const ollama = new Ollama({host: base});

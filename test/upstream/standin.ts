@@ -133,3 +133,88 @@ export async function closedPortUrl(): Promise<string> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     return `http://127.0.0.1:${port}`;
 }
+
+/**
+ * An upstream that is half dead: it accepts every request and sends 200 with its headers at once, then never
+ * finishes the body. `trickle` sends the start of a JSON body and then a space every 100 ms (so no stall timer that
+ * restarts on each byte ever fires); `silent` sends nothing after the headers.
+ */
+export async function startHalfDeadUpstream(mode: "trickle" | "silent"): Promise<{url: string; requests: string[]; close(): Promise<void>}> {
+    const timers = new Set<NodeJS.Timeout>();
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+        requests.push(req.url ?? "");
+        res.writeHead(200, {"Content-Type": "application/json; charset=utf-8"});
+        res.flushHeaders();
+        if (mode === "silent") return;
+        res.write(req.url?.startsWith("/v1/") ? "{\"object\":\"list\",\"data\":[" : "{\"models\":[");
+        const t = setInterval(() => res.write(" "), 100);
+        timers.add(t);
+        res.on("close", () => {
+            clearInterval(t);
+            timers.delete(t);
+        });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    return {
+        url: `http://127.0.0.1:${port}`,
+        requests,
+        close: () => new Promise<void>((resolve) => {
+            for (const t of timers) clearInterval(t);
+            server.closeAllConnections();
+            server.close(() => resolve());
+        })
+    };
+}
+
+/**
+ * A small OpenAI-compatible server (the vLLM / llama-server shape): `/v1/models` lists `oa-ok` and `oa-dying`;
+ * `/v1/chat/completions` streams SSE. `oa-ok` sends "Hello", " there", a finish and [DONE]; `oa-dying` sends "Hello",
+ * half of the next event, and then its connection is destroyed (the process "dies").
+ */
+export async function startOpenAIStandIn(): Promise<{url: string; seen: SeenRequest[]; close(): Promise<void>}> {
+    const seen: SeenRequest[] = [];
+    const server = http.createServer((req, res) => {
+        let raw = "";
+        req.on("data", (d: Buffer) => {
+            raw += d.toString();
+        });
+        req.on("end", () => {
+            const body = raw === "" ? null : JSON.parse(raw) as Record<string, unknown>;
+            const path = (req.url ?? "").split("?")[0]!;
+            seen.push({method: req.method ?? "", path, headers: req.headers, body});
+            const json = (status: number, obj: unknown) => {
+                res.writeHead(status, {"Content-Type": "application/json"});
+                res.end(JSON.stringify(obj));
+            };
+            if (path === "/v1/models") return json(200, {object: "list", data: ["oa-ok", "oa-dying"].map((id) => ({id, object: "model", created: 1_760_000_000, owned_by: "standin"}))});
+            const model = String(body?.model ?? "");
+            if (path !== "/v1/chat/completions") return json(404, {error: {message: "no route", type: "not_found_error"}});
+            if (model !== "oa-ok" && model !== "oa-dying") return json(404, {error: {message: `model '${model}' not found`, type: "not_found_error"}});
+            const event = (delta: Record<string, unknown>, finish: string | null = null) =>
+                `data: ${JSON.stringify({id: "chatcmpl-1", object: "chat.completion.chunk", created: 1_760_000_000, model, choices: [{index: 0, delta, finish_reason: finish}]})}\n\n`;
+            res.writeHead(200, {"Content-Type": "text/event-stream"});
+            res.write(event({role: "assistant", content: "Hello"}));
+            if (model === "oa-dying") {
+                res.write("data: {\"id\":\"chatcmpl-1\",\"obj");
+                setTimeout(() => res.socket?.destroy(), 20);
+                return;
+            }
+            res.write(event({content: " there"}));
+            res.write(event({}, "stop"));
+            res.write(`data: ${JSON.stringify({id: "chatcmpl-1", object: "chat.completion.chunk", created: 1_760_000_000, model, choices: [], usage: {prompt_tokens: 4, completion_tokens: 2, total_tokens: 6}})}\n\n`);
+            res.end("data: [DONE]\n\n");
+        });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    return {
+        url: `http://127.0.0.1:${port}`,
+        seen,
+        close: () => new Promise<void>((resolve) => {
+            server.closeAllConnections();
+            server.close(() => resolve());
+        })
+    };
+}
