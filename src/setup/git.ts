@@ -17,6 +17,19 @@ export interface CommitRecord {
     files: number;
 }
 
+/** What `switchBranch` did with the setup branch. */
+export interface BranchResult {
+    /**
+     * current: already on it; created: made from HEAD; switched: it was at or after HEAD; fast-forwarded: it was behind
+     * HEAD, moved up to it, then checked out; diverged: it has commits HEAD lacks and vice versa, so setup stayed put.
+     */
+    outcome: "current" | "created" | "switched" | "fast-forwarded" | "diverged";
+    /** The branch before (null on a detached HEAD). */
+    previous: string | null;
+    /** The branch's commit before a fast-forward, or its commit when it diverged. */
+    branchHead?: string;
+}
+
 export interface GitPerson {
     name: string;
     email: string;
@@ -146,6 +159,37 @@ export class SetupGit {
         return fs.existsSync(path.join(this.home, ".git"));
     }
 
+    /**
+     * The top folder of another repository that the home (or, before it exists, the folder it will be made in) lies
+     * inside, or null. `git init` there would nest a repository inside the user's, whose `git add -A` would then see
+     * an embedded repository instead of files, and setup's own commits would not be where the user looks.
+     */
+    async enclosingRepo(): Promise<string | null> {
+        if (this.hasRepo()) return null;
+        const start = existingDir(this.home);
+        let top: string;
+        try {
+            top = (await this.git.raw(["rev-parse", "--show-toplevel"])).trim();
+        } catch (err) {
+            // git refuses a repository owned by another user ("dubious ownership") without saying where it is;
+            // it is still a repository around the home, so look for its .git.
+            if (!/dubious ownership/i.test((err as Error).message)) return null;
+            for (let dir = start; ; dir = path.dirname(dir)) {
+                if (fs.existsSync(path.join(dir, ".git"))) return dir;
+                if (path.dirname(dir) === dir) return null;
+            }
+        }
+        if (top === "") return null;
+        const real = (p: string): string => {
+            try {
+                return fs.realpathSync.native(p);
+            } catch {
+                return path.resolve(p);
+            }
+        };
+        return path.relative(real(top), real(this.home)) === "" ? null : path.resolve(top);
+    }
+
     async init(): Promise<void> {
         await this.git.init();
     }
@@ -182,16 +226,37 @@ export class SetupGit {
         }
     }
 
-    /** Creates the branch from HEAD, or switches to it when it exists. */
-    async switchBranch(name: string): Promise<{created: boolean; previous: string | null}> {
+    /** Whether commit `a` is `b` or one of its ancestors. */
+    async isAncestor(a: string, b: string): Promise<boolean> {
+        // Not `merge-base --is-ancestor`: its answer is only the exit status, which simple-git does not report when
+        // git writes nothing to stderr. `a` is an ancestor of `b` exactly when it is their merge base.
+        const [ra, base] = await Promise.all([this.git.revparse([`${a}^{commit}`]), this.git.raw(["merge-base", a, b]).catch(() => "")]);
+        return base.trim() !== "" && base.trim() === ra.trim();
+    }
+
+    /**
+     * Creates the branch from HEAD, or switches to it when it exists and is at or after HEAD. An existing branch that
+     * is behind HEAD is fast-forwarded to HEAD first: checking it out as it was would bring back an old tree without
+     * the snapshot just committed. One that has diverged from HEAD is left alone, and so is the current branch.
+     */
+    async switchBranch(name: string): Promise<BranchResult> {
         const previous = await this.currentBranch();
-        if (previous === name) return {created: false, previous};
+        if (previous === name) return {outcome: "current", previous};
         if (await this.branchExists(name)) {
+            const head = await this.head();
+            const tip = (await this.git.revparse([`refs/heads/${name}`])).trim();
+            if (head && !(await this.isAncestor(head, tip))) {
+                if (!(await this.isAncestor(tip, head))) return {outcome: "diverged", previous, branchHead: tip};
+                // update-ref with the old value refuses if the branch moved meanwhile.
+                await this.git.raw(["update-ref", "-m", "setup: fast-forward to the snapshot", `refs/heads/${name}`, head, tip]);
+                await this.git.checkout(name);
+                return {outcome: "fast-forwarded", previous, branchHead: tip};
+            }
             await this.git.checkout(name);
-            return {created: false, previous};
+            return {outcome: "switched", previous};
         }
         await this.git.checkoutLocalBranch(name);
-        return {created: true, previous};
+        return {outcome: "created", previous};
     }
 
     private async configValue(key: string): Promise<string | null> {

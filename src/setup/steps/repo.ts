@@ -1,7 +1,7 @@
 /** Step 1: the provider home's folders, a .gitignore that keeps weights and secrets out, the repo, the branch. */
 import fs from "node:fs";
 import path from "node:path";
-import {literallyCovered, NO_IDENTITY_HELP, requiredIgnoreRules, SETUP_IDENTITY, type CommitRecord, type IgnoreRule} from "../git.js";
+import {literallyCovered, NO_IDENTITY_HELP, requiredIgnoreRules, SETUP_IDENTITY, type BranchResult, type CommitRecord, type IgnoreRule, type SetupGit} from "../git.js";
 import {defineStep, outcome, StepError, type StepContext} from "./types.js";
 
 export const HOME_FOLDERS = ["test", "documentation", "models", "scripts", "logs", "config", "registry"];
@@ -30,7 +30,11 @@ export interface RepoData {
     gitignore_added: string[];
     initialized: boolean;
     snapshot_commit: string | null;
+    /** The branch setup works on: setup.branch, or the current one when setup.branch has diverged from it. */
     branch: string;
+    /** setup.branch. */
+    setup_branch: string;
+    branch_status: BranchResult["outcome"];
     branch_created: boolean;
     previous_branch: string | null;
     identity_source: string;
@@ -41,6 +45,24 @@ export interface RepoData {
 function keyFileOf(ctx: StepContext): string {
     const cfg = ctx.config();
     return path.resolve(ctx.home, cfg.auth.api_key_file ?? DEFAULT_KEY_FILE);
+}
+
+/**
+ * The key file relative to the home, `/`-separated: every commit setup makes passes it as protected, so it is never
+ * staged even when the .gitignore no longer covers it (edited by hand after step 1).
+ */
+export function keyFileRelative(ctx: StepContext): string {
+    return rel(ctx.home, keyFileOf(ctx));
+}
+
+/** Step 1 refuses a home inside someone else's repository rather than nesting one in it or committing to it. */
+async function refuseNested(git: SetupGit, home: string): Promise<void> {
+    const top = await git.enclosingRepo();
+    if (!top) return;
+    throw new StepError(`${home} is inside the git repository ${top}. Setup keeps the provider home in a repository of its own, ` +
+        `and will neither create one inside yours (a nested repository) nor commit to yours or switch its branch.\n` +
+        `Either choose a home outside ${top} (npm run setup -- --home <folder>), or make that repository's top folder the home ` +
+        `(npm run setup -- --home ${JSON.stringify(top)}). Nothing was changed.`);
 }
 
 function rulesFor(ctx: StepContext): IgnoreRule[] {
@@ -91,6 +113,7 @@ export const repoStep = defineStep<RepoPlan>({
     id: "repo",
 
     async prepare(ctx) {
+        await refuseNested(ctx.git, ctx.home);
         const folders = foldersFor(ctx).filter((f) => !fs.existsSync(f));
         const rules = rulesFor(ctx);
         const missing = await missingRules(ctx, rules);
@@ -135,6 +158,8 @@ export const repoStep = defineStep<RepoPlan>({
         const warnings: string[] = [];
         const commits: CommitRecord[] = [];
         const created: string[] = [];
+        // Checked again: a resumed run may apply long after prepare looked.
+        await refuseNested(ctx.git, home);
         for (const f of foldersFor(ctx)) {
             if (!fs.existsSync(f)) {
                 fs.mkdirSync(f, {recursive: true});
@@ -195,16 +220,31 @@ export const repoStep = defineStep<RepoPlan>({
             findings.push(`committed ${snapshot.hash.slice(0, 10)} "${snapshot.message}"`);
         }
 
-        const branch = ctx.config().setup.branch;
-        const sw = await ctx.git.switchBranch(branch);
-        findings.push(sw.created ? `created branch ${branch}` : sw.previous === branch ? `on branch ${branch}` : `switched to branch ${branch}`);
+        const setupBranch = ctx.config().setup.branch;
+        const sw = await ctx.git.switchBranch(setupBranch);
+        const here = sw.previous ?? "the detached HEAD";
+        let branch = setupBranch;
+        switch (sw.outcome) {
+            case "created": findings.push(`created branch ${setupBranch}`); break;
+            case "current": findings.push(`on branch ${setupBranch}`); break;
+            case "switched": findings.push(`switched to branch ${setupBranch}`); break;
+            case "fast-forwarded":
+                findings.push(`fast-forwarded branch ${setupBranch} from ${sw.branchHead?.slice(0, 10)} to ${here} and switched to it (it was behind ${here})`);
+                break;
+            case "diverged":
+                // Checking it out would bring back its own, older tree; merging is the user's call, not setup's.
+                branch = sw.previous ?? "HEAD";
+                warnings.push(`branch ${setupBranch} exists and has diverged from ${here} (each has commits the other lacks), so setup stayed on ${here} ` +
+                    `and commits there. To work on ${setupBranch}, merge or rebase one onto the other, then run setup again.`);
+                break;
+        }
 
         const data: RepoData = {
-            created_folders: created, gitignore_added: added, initialized, snapshot_commit: snapshot?.hash ?? null, branch,
-            branch_created: sw.created, previous_branch: sw.previous, identity_source: identitySet ? "repo-local (set by setup)" : identity.source,
-            identity_set_locally: identitySet, tracked_protected: tracked
+            created_folders: created, gitignore_added: added, initialized, snapshot_commit: snapshot?.hash ?? null, branch, setup_branch: setupBranch,
+            branch_status: sw.outcome, branch_created: sw.outcome === "created", previous_branch: sw.previous,
+            identity_source: identitySet ? "repo-local (set by setup)" : identity.source, identity_set_locally: identitySet, tracked_protected: tracked
         };
-        return outcome("done", `${initialized ? "new repository" : "repository ready"}, branch ${branch}${snapshot ? `, snapshot ${snapshot.hash.slice(0, 7)}` : ""}`, {
+        return outcome("done", `${initialized ? "new repository" : "repository ready"}, branch ${branch}${sw.outcome === "diverged" ? ` (${setupBranch} has diverged)` : ""}${snapshot ? `, snapshot ${snapshot.hash.slice(0, 7)}` : ""}`, {
             findings, warnings, commits, data: {...data}
         });
     }

@@ -4,6 +4,7 @@ import path from "node:path";
 import {externalSourcesFor} from "../../registry/external.js";
 import {scanModels} from "../../registry/scan.js";
 import type {CommitRecord} from "../git.js";
+import {keyFileRelative} from "./repo.js";
 import {buildSetupReport, renderMigrationSummary, reportPaths, writeReportFile} from "../reports.js";
 import type {SetupContext} from "../state.js";
 import {summarizeModels, type ModelsData} from "./models.js";
@@ -48,7 +49,8 @@ export const reportsStep = defineStep<Record<string, never>>({
         fs.writeFileSync(files.summary, renderMigrationSummary(report, {baseUrl: providerBaseUrl(cfg.server_host, cfg.server_port)}));
         const commits: CommitRecord[] = [];
         if (ctx.git.hasRepo()) {
-            const c = await ctx.git.commitAll("setup: provider setup reports (MODEL_MIGRATION_SUMMARY.md, registry/models_index.json)", {step: "reports"});
+            // The key file is protected here as in every other commit: a .gitignore edited after step 1 must not let it in.
+            const c = await ctx.git.commitAll("setup: provider setup reports (MODEL_MIGRATION_SUMMARY.md, registry/models_index.json)", {step: "reports", protectedExtra: [keyFileRelative(ctx)]});
             if (c) commits.push(c);
         }
         writeReportFile(files.report, {...report, commits: [...report.commits, ...commits]});

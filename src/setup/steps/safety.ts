@@ -11,6 +11,7 @@ import {scanModels} from "../../registry/scan.js";
 import type {ModelEntry} from "../../registry/types.js";
 import {deleteApprovalId, formatSize} from "../approvals.js";
 import type {CommitRecord} from "../git.js";
+import {keyFileRelative} from "./repo.js";
 import {defineStep, outcome, StepError, type ApprovalRequest, type StepContext} from "./types.js";
 
 export interface CandidateRow {
@@ -120,7 +121,7 @@ export const safetyStep = defineStep<SafetyPrep>({
         if (approved.length > 0) {
             if (!ctx.git.hasRepo()) throw new StepError("deletions happen only after a git commit, and the home has no git repository (step 1 did not run); nothing was deleted");
             const body = approved.map((c) => `delete ${c.path} (${REASON_WORDS[c.reason]}, ${c.size_bytes} bytes${c.kept ? `, kept copy ${c.kept}` : ""})`).join("\n");
-            const commit = await ctx.git.commitAll(`setup: before deleting ${approved.length} approved file(s)`, {step: "safety", body, allowEmpty: true});
+            const commit = await ctx.git.commitAll(`setup: before deleting ${approved.length} approved file(s)`, {step: "safety", body, allowEmpty: true, protectedExtra: [keyFileRelative(ctx)]});
             if (commit) {
                 commits.push(commit);
                 commitBefore = commit.hash;
