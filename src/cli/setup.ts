@@ -1,6 +1,6 @@
 /**
- * `npm run setup -- [--home DIR] [--config FILE] [--plan] [--yes] [--non-interactive] [--answers FILE] [--resume]
- *                   [--no-serve] [--skip STEP[,STEP]]`
+ * `npm run setup -- [--home DIR] [--config FILE] [--plan] [--yes|--no-yes] [--non-interactive] [--answers FILE] [--resume]
+ *                   [--no-serve|--serve] [--skip STEP[,STEP]]`
  *
  * Walks the nine steps of tasks/provider-setup.yaml through the XState machine in src/setup/machine.ts, asks before
  * anything destructive, writes the reports, and ends with the provider serving (unless --no-serve).
@@ -13,8 +13,9 @@ import type {ProviderConfigFile} from "../config/schema.js";
 import {createLogger, type Logger} from "../log/logger.js";
 import {inquirerPromptFns, loadAnswersFile, type AnswersFile, type ApprovalPolicy, type PromptFns} from "../setup/approvals.js";
 import {SetupGit} from "../setup/git.js";
+import {acquireLock, LockHeldError, type LockHandle} from "../watchdog/lock.js";
 import {
-    createSetupMachine, foreground, initialContext, loadTasklist, planSetup, type MachineDeps, type ProgressSink, type SetupInput, type TaskDef
+    createSetupMachine, foreground, initialContext, isSettled, loadTasklist, planSetup, type MachineDeps, type ProgressSink, type SetupInput, type TaskDef
 } from "../setup/machine.js";
 import {buildSetupReport, reportPaths, writeReportFile} from "../setup/reports.js";
 import {readStateFile, stateFilePath, writeStateFile, type PersistedState, type SetupContext} from "../setup/state.js";
@@ -27,17 +28,24 @@ import {isEntryPoint, renderTable} from "./common.js";
 const USAGE = `usage: npm run setup -- [options]
   --plan               print every step, what it would change and which approvals it would ask; change nothing
   --yes, -y            approve everything except deletions (those always need an explicit answer)
+  --no-yes             ask again (with --resume: undoes a recorded --yes)
   --non-interactive    never prompt: answers come from --answers, unanswered approvals are denied,
                        failed steps abort when required and are skipped when optional
   --answers FILE       YAML answers: approval id -> approve|deny, failure:<step> -> retry|skip|abort
-  --resume             continue the interrupted run recorded in logs/setup_state.json
+  --resume             continue the interrupted or aborted run recorded in logs/setup_state.json
   --no-serve           end after the reports instead of launching the provider (CI)
+  --serve              launch the provider at the end (the default; with --resume: undoes a recorded --no-serve)
   --skip STEP[,STEP]   skip steps by id (${STEP_IDS.join(", ")})
   --home DIR           provider home (default: this checkout)
   --config FILE        configuration file (default: <home>/config/provider_config.json)
 
 Exit status: 0 done, 3 done but a step failed and was skipped, 1 aborted, 2 usage or configuration error,
-130 interrupted (continue with --resume).`;
+4 another setup run is working on this home, 130 interrupted (continue with --resume).`;
+
+/** Exit status when another setup run holds the home's lock. */
+export const EXIT_LOCKED = 4;
+/** Next to logs/setup_state.json: one setup run per home, since two would interleave commits and state writes. */
+export const SETUP_LOCK_FILE = "setup.lock";
 
 export interface SetupArgs {
     home?: string;
@@ -50,11 +58,16 @@ export interface SetupArgs {
     serve: boolean;
     skip: StepId[];
     help: boolean;
+    /** Which of --yes/--no-yes and --serve/--no-serve were given, so that --resume replaces only those. */
+    given: {yes: boolean; serve: boolean};
 }
 
 export function parseSetupArgs(argv: string[]): SetupArgs {
     const common = parseCommonArgs(argv);
-    const out: SetupArgs = {home: common.home, configPath: common.configPath, plan: false, yes: false, nonInteractive: false, resume: false, serve: true, skip: [], help: false};
+    const out: SetupArgs = {
+        home: common.home, configPath: common.configPath, plan: false, yes: false, nonInteractive: false, resume: false, serve: true, skip: [], help: false,
+        given: {yes: false, serve: false}
+    };
     const rest = common.rest;
     for (let i = 0; i < rest.length; i++) {
         const a = rest[i]!;
@@ -66,11 +79,13 @@ export function parseSetupArgs(argv: string[]): SetupArgs {
         };
         switch (flag) {
             case "--plan": out.plan = true; break;
-            case "--yes": case "-y": out.yes = true; break;
+            case "--yes": case "-y": out.yes = true; out.given.yes = true; break;
+            case "--no-yes": out.yes = false; out.given.yes = true; break;
             case "--non-interactive": out.nonInteractive = true; break;
             case "--answers": out.answers = value(); break;
             case "--resume": out.resume = true; break;
-            case "--no-serve": out.serve = false; break;
+            case "--no-serve": out.serve = false; out.given.serve = true; break;
+            case "--serve": out.serve = true; out.given.serve = true; break;
             case "--help": case "-h": out.help = true; break;
             case "--skip":
                 for (const s of value().split(",").map((x) => x.trim()).filter(Boolean)) {
@@ -256,157 +271,189 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         return 2;
     }
     const stateFile = stateFilePath(logsDir);
-    let persisted: PersistedState | null = null;
+    let lock: LockHandle;
     try {
-        persisted = readStateFile(stateFile);
+        fs.mkdirSync(logsDir, {recursive: true});
+        lock = acquireLock(path.join(logsDir, SETUP_LOCK_FILE), {holder: "setup run"});
     } catch (e) {
-        if (args.resume) {
-            err((e as Error).message);
-            return 2;
+        if (e instanceof LockHeldError) {
+            err(`another setup run (pid ${e.holder.pid}, started ${e.holder.started_at}) is working on ${home}; wait for it to finish or stop it, then run setup again. ` +
+                `Its lock is ${e.lockPath}; a lock whose process has died is taken over by the next run.`);
+            return EXIT_LOCKED;
         }
+        err(`cannot lock ${path.join(logsDir, SETUP_LOCK_FILE)}: ${(e as Error).message}`);
+        return 2;
     }
-    if (args.resume) {
-        if (!persisted) {
-            err(`nothing to resume: ${stateFile} does not exist. Run npm run setup to start.`);
-            return 2;
-        }
-        if (persisted.status !== "running") {
-            err(`the last setup run (${persisted.run_id}) already ${persisted.status === "completed" ? "finished" : "was aborted"}; run npm run setup without --resume to start a new one.`);
-            return 2;
-        }
-        // Flags given now win over the recorded ones (a resumed CI run may add --no-serve); --skip adds steps.
-        const rec = persisted.options;
-        options = {
-            interactive,
-            yes: args.yes || rec.yes,
-            answers_file: answers?.path ?? rec.answers_file,
-            serve: args.serve && rec.serve,
-            skip: [...new Set([...rec.skip, ...args.skip])]
-        };
-        if (!answers && rec.answers_file) {
-            try {
-                answers = loadAnswersFile(rec.answers_file);
-            } catch (e) {
+    // Ctrl+C ends the process with process.exit; the lock goes with it rather than waiting to be found stale.
+    const releaseOnExit = (): void => lock.release();
+    process.on("exit", releaseOnExit);
+    try {
+        let persisted: PersistedState | null = null;
+        try {
+            persisted = readStateFile(stateFile);
+        } catch (e) {
+            if (args.resume) {
                 err((e as Error).message);
                 return 2;
             }
         }
-        policy.interactive = options.interactive;
-        policy.yes = options.yes;
-        policy.answers = answers;
-    } else if (persisted?.status === "running") {
-        out(`Note: an interrupted run (${persisted.run_id}) is recorded in ${stateFile}; starting a new run (continue the old one with --resume instead).`);
-    }
-
-    const logger = deps.logger ?? createLogger({logsDir, name: "setup", quiet: true, level: "info"});
-    const git = new SetupGit(home, env);
-    const machineDeps: MachineDeps = {
-        home, env, configSource, logger, out: (t) => progress.note(t), git, policy, steps: deps.steps, progress, launch: deps.launch, signal: abort.signal,
-        providerLogger: () => deps.logger ?? (() => {
-            const cfg = loadSetupConfig(configSource).config;
-            return createLogger({level: cfg.log_level, logsDir: cfg.paths.logs, name: "provider"});
-        })()
-    };
-    const machine = createSetupMachine(tasks, machineDeps);
-    const input: SetupInput = {runId: persisted && args.resume ? persisted.run_id : newRunId(), startedAt: new Date().toISOString(), home, options, tasks};
-
-    let actor: ReturnType<typeof createActor<typeof machine>>;
-    try {
-        if (args.resume && persisted) {
-            const snap = structuredClone(persisted.machine) as {context?: SetupContext};
-            if (snap.context) {
-                snap.context.options = options;
-                // Entry actions do not run again on a restore, so the timeline would not show the step starting over.
-                const value = persisted.state;
-                const [step, phase] = value != null && typeof value === "object" ? Object.entries(value as Record<string, unknown>)[0] ?? [] : [];
-                if (typeof step === "string" && isStepId(step))
-                    snap.context.timeline = [...snap.context.timeline, {step, event: "resumed", at: new Date().toISOString(), pid: process.pid, detail: String(phase)}];
+        if (args.resume) {
+            if (!persisted) {
+                err(`nothing to resume: ${stateFile} does not exist. Run npm run setup to start.`);
+                return 2;
             }
-            actor = createActor(machine, {input, snapshot: snap as unknown as SnapshotFrom<typeof machine>});
-            out(`Resuming run ${persisted.run_id} at ${JSON.stringify(persisted.state)}; completed steps are not repeated.`);
-        } else {
-            actor = createActor(machine, {input});
+            if (persisted.status === "completed") {
+                err(`the last setup run (${persisted.run_id}) already finished; run npm run setup without --resume to start a new one.`);
+                return 2;
+            }
+            // Flags given now replace the recorded ones, in either direction (--no-serve/--serve, --yes/--no-yes,
+            // --answers); flags not given keep the recorded values; --skip adds steps.
+            const rec = persisted.options;
+            options = {
+                interactive,
+                yes: args.given.yes ? args.yes : rec.yes,
+                answers_file: answers?.path ?? rec.answers_file,
+                serve: args.given.serve ? args.serve : rec.serve,
+                skip: [...new Set([...rec.skip, ...args.skip])]
+            };
+            if (!answers && rec.answers_file) {
+                try {
+                    answers = loadAnswersFile(rec.answers_file);
+                } catch (e) {
+                    err((e as Error).message);
+                    return 2;
+                }
+            }
+            policy.interactive = options.interactive;
+            policy.yes = options.yes;
+            policy.answers = answers;
+        } else if (persisted && persisted.status !== "completed") {
+            out(`Note: an ${persisted.status === "running" ? "interrupted" : "aborted"} run (${persisted.run_id}) is recorded in ${stateFile}; starting a new run (continue the old one with --resume instead).`);
         }
-    } catch (e) {
-        err(`cannot restore ${stateFile}: ${(e as Error).message}. Delete it to start afresh.`);
-        return 2;
-    }
 
-    const persist = (): void => {
-        const snap = actor.getSnapshot();
-        writeStateFile(stateFile, {
-            version: 1, run_id: snap.context.runId, home, updated_at: new Date().toISOString(), status: snap.context.status,
-            state: snap.value, options: snap.context.options, machine: actor.getPersistedSnapshot()
-        });
-    };
-    const finished = new Promise<SetupContext>((resolve) => {
-        actor.subscribe({
-            next: (snap) => {
-                persist();
-                if (snap.status === "done") resolve(snap.context);
-            },
-            error: (e) => {
-                logger.error({err: (e as Error).message}, "setup machine error");
-                resolve(actor.getSnapshot().context);
+        const logger = deps.logger ?? createLogger({logsDir, name: "setup", quiet: true, level: "info"});
+        const git = new SetupGit(home, env);
+        const machineDeps: MachineDeps = {
+            home, env, configSource, logger, out: (t) => progress.note(t), git, policy, steps: deps.steps, progress, launch: deps.launch, signal: abort.signal,
+            providerLogger: () => deps.logger ?? (() => {
+                const cfg = loadSetupConfig(configSource).config;
+                return createLogger({level: cfg.log_level, logsDir: cfg.paths.logs, name: "provider"});
+            })()
+        };
+        const machine = createSetupMachine(tasks, machineDeps);
+        const input: SetupInput = {runId: persisted && args.resume ? persisted.run_id : newRunId(), startedAt: new Date().toISOString(), home, options, tasks};
+
+        let actor: ReturnType<typeof createActor<typeof machine>>;
+        try {
+            const previous = (persisted?.machine as {context?: SetupContext} | undefined)?.context;
+            if (args.resume && persisted?.status === "aborted") {
+                // An aborted run's machine is in its final state, so there is no snapshot to continue: the machine starts
+                // again with that run's context, and every step it settled passes straight through (isSettled).
+                if (!previous?.steps || !previous.order) throw new Error("the recorded run has no step records");
+                actor = createActor(machine, {input: {...input, resumeFrom: previous}});
+                const at = previous.order.find((id) => !isSettled(previous, id));
+                out(`Resuming run ${persisted.run_id}, aborted${at ? ` at step "${previous.steps[at].title}"` : ""}; the steps it finished are not repeated.`);
+            } else if (args.resume && persisted) {
+                const snap = structuredClone(persisted.machine) as {context?: SetupContext};
+                if (snap.context) {
+                    snap.context.options = options;
+                    // Entry actions do not run again on a restore, so the timeline would not show the step starting over.
+                    const value = persisted.state;
+                    const [step, phase] = value != null && typeof value === "object" ? Object.entries(value as Record<string, unknown>)[0] ?? [] : [];
+                    if (typeof step === "string" && isStepId(step))
+                        snap.context.timeline = [...snap.context.timeline, {step, event: "resumed", at: new Date().toISOString(), pid: process.pid, detail: String(phase)}];
+                }
+                actor = createActor(machine, {input, snapshot: snap as unknown as SnapshotFrom<typeof machine>});
+                out(`Resuming run ${persisted.run_id} at ${JSON.stringify(persisted.state)}; completed steps are not repeated.`);
+            } else {
+                actor = createActor(machine, {input});
             }
+        } catch (e) {
+            err(`cannot restore ${stateFile}: ${(e as Error).message}. Delete it to start afresh.`);
+            return 2;
+        }
+
+        const persist = (): void => {
+            const snap = actor.getSnapshot();
+            writeStateFile(stateFile, {
+                version: 1, run_id: snap.context.runId, home, updated_at: new Date().toISOString(), status: snap.context.status,
+                state: snap.value, options: snap.context.options, machine: actor.getPersistedSnapshot()
+            });
+        };
+        const finished = new Promise<SetupContext>((resolve) => {
+            actor.subscribe({
+                next: (snap) => {
+                    persist();
+                    if (snap.status === "done") resolve(snap.context);
+                },
+                error: (e) => {
+                    logger.error({err: (e as Error).message}, "setup machine error");
+                    resolve(actor.getSnapshot().context);
+                }
+            });
         });
-    });
 
-    let interrupted = false;
-    const onSignal = (): void => {
-        if (interrupted) process.exit(130);
-        interrupted = true;
-        progress.pause();
-        // The state file already holds the last transition: the interrupted step starts over on --resume.
-        abort.abort(new Error("interrupted"));
-        err(`\nInterrupted. Continue later with: npm run setup -- --resume${args.home ? ` --home ${JSON.stringify(home)}` : ""}`);
-        setTimeout(() => process.exit(130), 200).unref();
-    };
-    onInterrupt = onSignal;
-    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
-    const isCli = deps.out == null;
-    if (isCli) for (const s of signals) process.on(s, onSignal);
+        let interrupted = false;
+        const onSignal = (): void => {
+            if (interrupted) process.exit(130);
+            interrupted = true;
+            progress.pause();
+            // The state file already holds the last transition: the interrupted step starts over on --resume.
+            abort.abort(new Error("interrupted"));
+            err(`\nInterrupted. Continue later with: npm run setup -- --resume${args.home ? ` --home ${JSON.stringify(home)}` : ""}`);
+            setTimeout(() => process.exit(130), 200).unref();
+        };
+        onInterrupt = onSignal;
+        const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
+        const isCli = deps.out == null;
+        if (isCli) for (const s of signals) process.on(s, onSignal);
 
-    actor.start();
-    persist();
-    const ctx = await finished;
-    progress.stop();
-    actor.stop();
+        actor.start();
+        persist();
+        const ctx = await finished;
+        progress.stop();
+        actor.stop();
 
-    // The final report: the reports step wrote one already; this one carries the final statuses and the launch.
-    try {
-        const cfg = loadSetupConfig(configSource).config;
-        const models = (ctx.steps.reports.data as ReportsData | null)?.models ?? (ctx.steps.models.data as ModelsData | null);
-        const report = buildSetupReport(ctx, {configFile: configFilePath(configSource), models});
-        writeReportFile(reportPaths(home, cfg.paths.logs).report, report);
-    } catch (e) {
-        err(`could not write the final report: ${(e as Error).message}`);
-    }
+        // The final report: the reports step wrote one already; this one carries the final statuses and the launch.
+        try {
+            const cfg = loadSetupConfig(configSource).config;
+            const models = (ctx.steps.reports.data as ReportsData | null)?.models ?? (ctx.steps.models.data as ModelsData | null);
+            const report = buildSetupReport(ctx, {configFile: configFilePath(configSource), models});
+            writeReportFile(reportPaths(home, cfg.paths.logs).report, report);
+        } catch (e) {
+            err(`could not write the final report: ${(e as Error).message}`);
+        }
 
-    out("");
-    out(summaryTable(ctx));
-    const failed = ctx.order.filter((id) => ctx.steps[id].status === "failed");
-    if (ctx.status === "aborted") {
-        const at = failed.at(-1);
-        err(`\nSetup aborted${at ? ` at step "${ctx.steps[at].title}": ${ctx.steps[at].errors.at(-1) ?? ""}` : ""}`);
-        err(`Report: ${reportPaths(home, logsDir).report}`);
+        out("");
+        out(summaryTable(ctx));
+        const failed = ctx.order.filter((id) => ctx.steps[id].status === "failed");
+        if (ctx.status === "aborted") {
+            const at = failed.at(-1);
+            err(`\nSetup aborted${at ? ` at step "${ctx.steps[at].title}": ${ctx.steps[at].errors.at(-1) ?? ""}` : ""}`);
+            err(`Report: ${reportPaths(home, logsDir).report}`);
+            if (isCli) for (const s of signals) process.off(s, onSignal);
+            return 1;
+        }
+        out(`\nReports: ${reportPaths(home, logsDir).summary} and ${reportPaths(home, logsDir).report}`);
+        if (ctx.launch) out(`Provider: ${ctx.launch.mode === "none" ? ctx.launch.detail : `${ctx.launch.url} (${ctx.launch.detail})`}`);
         if (isCli) for (const s of signals) process.off(s, onSignal);
-        return 1;
-    }
-    out(`\nReports: ${reportPaths(home, logsDir).summary} and ${reportPaths(home, logsDir).report}`);
-    if (ctx.launch) out(`Provider: ${ctx.launch.mode === "none" ? ctx.launch.detail : `${ctx.launch.url} (${ctx.launch.detail})`}`);
-    if (isCli) for (const s of signals) process.off(s, onSignal);
 
-    if (foreground.server) {
-        const server = foreground.server;
-        await (deps.stopSignal ?? new Promise<void>((resolve) => {
-            for (const s of signals) process.once(s, () => resolve());
-        }));
-        out("Stopping the provider...");
-        await server.close();
-        foreground.server = null;
+        // The setup work is over: a provider serving in this terminal does not keep other setup runs out.
+        lock.release();
+        if (foreground.server) {
+            const server = foreground.server;
+            await (deps.stopSignal ?? new Promise<void>((resolve) => {
+                for (const s of signals) process.once(s, () => resolve());
+            }));
+            out("Stopping the provider...");
+            await server.close();
+            foreground.server = null;
+        }
+        return failed.length > 0 ? 3 : 0;
+    } finally {
+        lock.release();
+        process.off("exit", releaseOnExit);
     }
-    return failed.length > 0 ? 3 : 0;
 }
 
 

@@ -112,6 +112,22 @@ export interface SetupInput {
     home: string;
     options: RunOptionsRecord;
     tasks: TaskDef[];
+    /**
+     * `--resume` of a run that ended (aborted) or whose snapshot cannot be restored: its context. The machine starts
+     * from the first step again, and every step that run settled passes straight through (see `isSettled`).
+     */
+    resumeFrom?: SetupContext;
+}
+
+/**
+ * A step an earlier run finished with: done, skipped or denied, or failed and then skipped by choice. It is never run
+ * again by a resumed run. A step that failed and aborted the run, or was interrupted, is not settled: it starts over.
+ */
+export function isSettled(ctx: SetupContext, id: StepId): boolean {
+    const status = ctx.steps[id]?.status;
+    if (status === "done" || status === "skipped" || status === "denied") return true;
+    if (status !== "failed") return false;
+    return [...ctx.failureActions].reverse().find((f) => f.step === id)?.action === "skip";
 }
 
 /** The provider started in the foreground by the final state; the CLI keeps the process alive and closes it on Ctrl+C. */
@@ -234,6 +250,7 @@ export function createSetupMachine(tasks: TaskDef[], deps: MachineDeps) {
             launch: fromPromise<LaunchRecord, {run: SetupContext}>(async ({input}) => (deps.launch ?? ((c) => launchProvider(deps, c)))(input.run))
         },
         guards: {
+            settled: ({context}, p: StepParams) => isSettled(context, p.step),
             skippedByFlag: ({context}, p: StepParams) => context.options.skip.includes(p.step),
             prepareSkips: ({event}) => (event.output as PreparedRecord).skip != null,
             needsApproval: ({event}) => (event.output as PreparedRecord).approvals.length > 0,
@@ -335,6 +352,8 @@ export function createSetupMachine(tasks: TaskDef[], deps: MachineDeps) {
             states: {
                 check: {
                     always: [
+                        // Only a resumed run gets here with a settled step (a retry re-enters with the step running).
+                        {guard: {type: "settled", params: step}, target: next},
                         {guard: {type: "skippedByFlag", params: step}, target: next, actions: [{type: "skipByFlag", params: step}, {type: "notifyFinish", params: step}]},
                         {target: t.gate ? "gate" : "prepare", actions: [{type: "markStart", params: step}, {type: "notifyStart", params: step}]}
                     ]
@@ -441,6 +460,16 @@ export async function planSetup(tasks: TaskDef[], deps: MachineDeps, run: SetupC
 }
 
 export function initialContext(input: SetupInput): SetupContext {
+    if (input.resumeFrom) {
+        const prev = input.resumeFrom;
+        const first = prev.order.find((id) => !isSettled(prev, id));
+        const resumed: TimelineEvent[] = first ? [event(first, "resumed", "check")] : [];
+        // The run goes on under its own id, with its history; only what described the end of the last attempt is reset.
+        return {
+            ...prev, options: input.options, status: "running", finishedAt: null, current: null, decisions: {}, lastError: null, launch: null,
+            timeline: [...prev.timeline, ...resumed]
+        };
+    }
     return {
         runId: input.runId, startedAt: input.startedAt, finishedAt: null, home: input.home, options: input.options,
         order: input.tasks.map((t) => t.id), steps: initialStepRecords(input.tasks), current: null, decisions: {}, approvals: [],

@@ -13,8 +13,8 @@ export interface LockInfo {
 }
 
 export class LockHeldError extends Error {
-    constructor(readonly lockPath: string, readonly holder: LockInfo) {
-        super(`another watchdog (pid ${holder.pid}, started ${holder.started_at}) holds ${lockPath}; stop it first`);
+    constructor(readonly lockPath: string, readonly holder: LockInfo, what = "watchdog") {
+        super(`another ${what} (pid ${holder.pid}, started ${holder.started_at}) holds ${lockPath}; stop it first`);
         this.name = "LockHeldError";
     }
 }
@@ -33,6 +33,8 @@ export interface LockOptions {
     pid?: number;
     /** An unreadable lock younger than this is assumed to be mid-write by a live holder. */
     unreadableGraceMs?: number;
+    /** What holds the lock, for messages ("watchdog", "setup run"); the setup CLI uses the same lock. */
+    holder?: string;
 }
 
 /** Tokens of locks this process holds, so a second watchdog in the same process is refused too. */
@@ -93,8 +95,8 @@ export function acquireLock(lockPath: string, opts: LockOptions = {}): LockHandl
         const current = readLock(lockPath);
         if (current === "missing") continue;
         if (!isStale(current, lockPath, o)) {
-            if (current == null) throw new LockHeldError(lockPath, {pid: 0, token: "", hostname: "", started_at: "just now (lock being written)"});
-            throw new LockHeldError(lockPath, current);
+            if (current == null) throw new LockHeldError(lockPath, {pid: 0, token: "", hostname: "", started_at: "just now (lock being written)"}, opts.holder);
+            throw new LockHeldError(lockPath, current, opts.holder);
         }
         const aside = `${lockPath}.stale-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
         try {
@@ -115,7 +117,7 @@ export function acquireLock(lockPath: string, opts: LockOptions = {}): LockHandl
         }
         fs.rmSync(aside, {force: true});
     }
-    throw new Error(`could not take ${lockPath} after several attempts; another watchdog may be starting at the same time`);
+    throw new Error(`could not take ${lockPath} after several attempts; another ${opts.holder ?? "watchdog"} may be starting at the same time`);
 }
 
 function handle(lockPath: string, info: LockInfo): LockHandle {

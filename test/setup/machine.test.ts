@@ -5,7 +5,8 @@ import {createActor} from "xstate";
 import {projectRoot} from "../../src/config/load.js";
 import {silentLogger} from "../../src/log/logger.js";
 import type {ApprovalPolicy, PromptFns} from "../../src/setup/approvals.js";
-import {SetupGit} from "../../src/setup/git.js";
+import {simpleGit} from "simple-git";
+import {ALLOWED_GIT_ENV, gitEnvironment, SetupGit} from "../../src/setup/git.js";
 import {createSetupMachine, loadTasklist, parseTasklist, TASKLIST_FILE, type MachineDeps, type SetupInput} from "../../src/setup/machine.js";
 import type {SetupContext} from "../../src/setup/state.js";
 import {STEP_IMPLEMENTATIONS} from "../../src/setup/steps/index.js";
@@ -221,5 +222,74 @@ describe("failure states", () => {
         expect(ctx.approvals.map((a) => [a.id, a.answer, a.source])).toEqual([
             ["delete:models/a.gguf", "deny", "default"], ["delete:models/b.gguf", "approve", "answers_file"]
         ]);
+    });
+});
+
+describe("git gates", () => {
+    test("a gate commits only when something is pending, with a message naming the step, and never a protected file", async () => {
+        const h = await makeHome("zc-setup-gate-");
+        homes.push(h);
+        const g = simpleGit({baseDir: h, allowEnvironment: ALLOWED_GIT_ENV}).env(gitEnvironment(testEnv()));
+        await g.init();
+        fs.writeFileSync(path.join(h, ".gitignore"), "logs/\n");
+        await g.add([".gitignore"]);
+        await g.commit("user: start");
+        const writes = (file: string, text: string): StepDefinition<unknown> => ({
+            id: "models",
+            prepare: async () => ({summary: [], approvals: [], data: null}),
+            apply: async () => {
+                fs.writeFileSync(path.join(h, file), text);
+                // A stray weight: pending too, but never staged by any commit setup makes.
+                fs.writeFileSync(path.join(h, "stray.gguf"), "GGUF weights");
+                return outcome("done", `wrote ${file}`);
+            }
+        });
+        const ctx = await run(fakeDeps(h, stubSteps({models: writes("models-output.txt", "from step 2\n")})));
+        expect(ctx.status).toBe("completed");
+        // Gates ran before models, config, service, safety and reports; only the one after step 2's write had work.
+        expect(ctx.commits.map((c) => [c.step, c.message])).toEqual([["config", "setup: before step 4 (Model manager config)"]]);
+        const log = await g.log();
+        expect(log.all.map((c) => c.message)).toEqual(["setup: before step 4 (Model manager config)", "user: start"]);
+        const files = (await g.raw(["show", "--name-only", "--format=", "HEAD"])).split("\n").filter(Boolean);
+        expect(files).toEqual(["models-output.txt"]);
+        expect(ctx.timeline.filter((e) => e.event === "gate").map((e) => e.step)).toEqual(["config"]);
+    });
+});
+
+describe("resuming an aborted run", () => {
+    test("settled steps pass straight through; the step that aborted, and those after it, run", async () => {
+        const h = await makeHome("zc-setup-resume-machine-");
+        homes.push(h);
+        const calls: string[] = [];
+        const counting = (overrides: Partial<Record<StepId, StepDefinition<unknown>>>) => {
+            const steps = stubSteps(overrides);
+            for (const id of STEP_IDS) {
+                const inner = steps[id]!;
+                steps[id] = {...inner, apply: async (...a) => {
+                    calls.push(id);
+                    return inner.apply(...a);
+                }};
+            }
+            return steps;
+        };
+        const first = await run(fakeDeps(h, counting({config: failing("config", 99), tests: failing("tests", 99)})));
+        expect(first.status).toBe("aborted");
+        expect(calls).toEqual(["repo", "models", "endpoints", "config"]);
+        calls.length = 0;
+
+        const tasks = loadTasklist();
+        const deps = fakeDeps(h, counting({}));
+        const machine = createSetupMachine(tasks, deps);
+        const input: SetupInput = {runId: "t", startedAt: new Date().toISOString(), home: h, tasks, resumeFrom: first, options: {...first.options}};
+        const actor = createActor(machine, {input});
+        const done = new Promise<SetupContext>((resolve) => actor.subscribe((s) => {
+            if (s.status === "done") resolve(s.context);
+        }));
+        actor.start();
+        const second = await done;
+        expect(second.status).toBe("completed");
+        expect(calls).toEqual(["config", "lazy-load", "service", "tests", "safety", "reports"]);
+        expect(second.steps.config).toMatchObject({status: "done", attempts: 2});
+        expect(second.timeline.filter((e) => e.event === "resumed")).toEqual([expect.objectContaining({step: "config", detail: "check"})]);
     });
 });
