@@ -8,8 +8,10 @@ import {afterAll} from "vitest";
 import {main, type SetupCliDeps} from "../../src/cli/setup.js";
 import type {ProviderConfigFile} from "../../src/config/schema.js";
 import {silentLogger} from "../../src/log/logger.js";
-import {ALLOWED_GIT_ENV, gitEnvironment} from "../../src/setup/git.js";
+import {ALLOWED_GIT_ENV, gitEnvironment, SetupGit} from "../../src/setup/git.js";
+import {initialContext, loadTasklist, makeStepContext, type MachineDeps} from "../../src/setup/machine.js";
 import type {SetupReport} from "../../src/setup/reports.js";
+import type {StepContext, StepId} from "../../src/setup/steps/types.js";
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
 
@@ -115,4 +117,21 @@ export async function commitsOf(home: string): Promise<Array<{hash: string; mess
         out.push({hash: hash!, message: message!, body: body ?? "", files, parents: (parents ?? "").split(" ").filter(Boolean)});
     }
     return out;
+}
+
+/** One step's context outside the machine, to call a step's prepare or apply directly. */
+export function stepContext(home: string, step: StepId, opts: {testCommand?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal; overrides?: Partial<ProviderConfigFile>} = {}): StepContext {
+    const env = opts.env ?? testEnv();
+    const deps: MachineDeps = {
+        home, env, configSource: {home, env, overrides: {...testOverrides(opts.testCommand), ...opts.overrides}}, logger: silentLogger, out: () => undefined,
+        git: new SetupGit(home, env), signal: opts.signal,
+        policy: {interactive: false, yes: false, answers: null, show: () => undefined, prompts: {
+            confirm: async () => false, select: async () => {
+                throw new Error("no prompts here");
+            }
+        }}
+    };
+    const tasks = loadTasklist();
+    const run = initialContext({runId: "step-test", startedAt: new Date().toISOString(), home, tasks, options: {interactive: false, yes: false, answers_file: null, serve: false, skip: []}});
+    return makeStepContext(deps, run, step);
 }

@@ -32,6 +32,9 @@ const REQUIRED_IGNORES = ["models/", "*.gguf", "*.part", "*.ipull", "logs/", "co
 describe("an empty directory without git", () => {
     test("folders, .gitignore before the first commit, branch, index, endpoints with a generated model, tests, reports", async () => {
         const h = await home("zc-setup-empty-");
+        // Strays at the home's root, outside models/: the .gitignore must keep them out of the very first commit.
+        fs.writeFileSync(path.join(h, "x.gguf"), "GGUF stray weights at the root");
+        fs.writeFileSync(path.join(h, "y.part"), "a partial download at the root");
         const r = await runSetup(h, ["--non-interactive", "--no-serve"], {testCommand: fixtureSuiteCommand()});
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
@@ -47,7 +50,12 @@ describe("an empty directory without git", () => {
         expect(root.files.filter((f) => f.endsWith(".gguf"))).toEqual([]);
         const rootIgnore = await git(h).raw(["show", `${root.hash}:.gitignore`]);
         for (const p of REQUIRED_IGNORES) expect(rootIgnore.split("\n")).toContain(p);
-        for (const c of commits) expect(c.files.some((f) => f.endsWith(".gguf") || f.startsWith("logs/") || f === "config/api_key.txt")).toBe(false);
+        for (const c of commits) expect(c.files.some((f) => f.endsWith(".gguf") || f.endsWith(".part") || f.startsWith("logs/") || f === "config/api_key.txt")).toBe(false);
+        for (const c of commits) expect(c.files, c.message).not.toEqual(expect.arrayContaining(["x.gguf"]));
+        for (const c of commits) expect(c.files, c.message).not.toEqual(expect.arrayContaining(["y.part"]));
+        // Still there, untouched, and ignored.
+        expect(fs.readFileSync(path.join(h, "x.gguf"), "utf8")).toBe("GGUF stray weights at the root");
+        expect((await git(h).raw(["check-ignore", "x.gguf", "y.part"])).trim().split("\n")).toEqual(["x.gguf", "y.part"]);
         expect((await git(h).raw(["symbolic-ref", "--short", "HEAD"])).trim()).toBe("feature/provider-setup");
         expect(fs.existsSync(path.join(h, "registry", "models_index.json"))).toBe(true);
 

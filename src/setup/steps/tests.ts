@@ -6,11 +6,22 @@ import fs from "node:fs";
 import path from "node:path";
 import {execa} from "execa";
 import {projectRoot} from "../../config/load.js";
+import {quotePosixArg} from "../../service/quote.js";
+import {execaRunner} from "../../service/runner.js";
+import {windowsKillTreeCommand} from "../../watchdog/process.js";
 import {validateReport} from "../reports.js";
 import {defineStep, fileTimestamp, outcome, StepError} from "./types.js";
 
-/** `{results_json}` in setup.test_command is replaced with the (quoted) path vitest should write its JSON report to. */
+/**
+ * `{results_json}` in setup.test_command stands for the path vitest should write its JSON report to. It becomes a
+ * reference to RESULTS_ENV, never the path itself: a shell expands a variable inside double quotes as one word and
+ * does not parse its value, so a home with quotes, `$` or backticks in its name cannot break or inject into it.
+ */
 export const RESULTS_PLACEHOLDER = "{results_json}";
+/** Holds that path while the test command runs (a configured command may use it directly too). */
+export const RESULTS_ENV = "ZOMBIECODER_TEST_RESULTS_JSON";
+/** After a cancel, how long the test command's process gets to exit before its whole tree is killed. */
+const CANCEL_GRACE_MS = 2000;
 
 const DEFAULT_TIMEOUT_MS = 60 * 60_000;
 const OUTPUT_TAIL = 8000;
@@ -54,13 +65,53 @@ export interface TestsData {
     duration_ms: number;
 }
 
-function quote(p: string): string {
-    return `"${p}"`;
+/** The project's own suite, with vitest's JSON reporter added next to the default one: a program and its arguments, no shell. */
+export function defaultTestCommand(jsonFile: string): {file: string; args: string[]} {
+    return {file: "npm", args: ["test", "--", "--reporter=default", "--reporter=json", `--outputFile.json=${jsonFile}`]};
 }
 
-/** The project's own suite, with vitest's JSON reporter added next to the default one. */
-export function defaultTestCommand(jsonFile: string): string {
-    return `npm test -- --reporter=default --reporter=json --outputFile.json=${quote(jsonFile)}`;
+/** A configured command for the shell: `{results_json}` becomes a quoted reference to RESULTS_ENV (cmd.exe or sh syntax). */
+export function configuredShellCommand(command: string, platform: NodeJS.Platform = process.platform): string {
+    const ref = platform === "win32" ? `"%${RESULTS_ENV}%"` : `"$${RESULTS_ENV}"`;
+    return command.split(RESULTS_PLACEHOLDER).join(ref);
+}
+
+/** Whether any process of the group led by `pgid` is left (EPERM: one is, owned by someone else). */
+function groupAlive(pgid: number): boolean {
+    try {
+        process.kill(-pgid, 0);
+        return true;
+    } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/**
+ * Ends the test command and everything it started. POSIX: SIGTERM to its process group (npm, vitest and its workers
+ * can clean up), SIGKILL to what is left after the grace. Windows: `taskkill /T /F`, which follows the process tree.
+ */
+export async function killProcessTree(pid: number, graceMs = CANCEL_GRACE_MS, platform: NodeJS.Platform = process.platform): Promise<void> {
+    if (platform === "win32") {
+        const {file, args} = windowsKillTreeCommand(pid);
+        await execaRunner(file, args, {timeoutMs: 30_000});
+        return;
+    }
+    try {
+        process.kill(-pid, "SIGTERM");
+    } catch {
+        return; // the group is gone already
+    }
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && groupAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+    try {
+        process.kill(-pid, "SIGKILL");
+    } catch {
+        // everyone left in time
+    }
+}
+
+function display(file: string, args: readonly string[]): string {
+    return [file, ...args].map(quotePosixArg).join(" ");
 }
 
 function obj(v: unknown): Record<string, unknown> {
@@ -97,7 +148,8 @@ export const testsStep = defineStep<TestsPrep>({
     async prepare(ctx) {
         const cfg = ctx.config();
         const configured = cfg.setup.test_command != null && cfg.setup.test_command.trim() !== "";
-        const command = configured ? cfg.setup.test_command! : defaultTestCommand("<logs>/test_results_<timestamp>.vitest.json");
+        const def = defaultTestCommand("<logs>/test_results_<timestamp>.vitest.json");
+        const command = configured ? cfg.setup.test_command! : display(def.file, def.args);
         return {
             summary: [`run \`${command}\` in ${projectRoot}`, `save ${path.join(path.relative(ctx.home, cfg.paths.logs) || cfg.paths.logs, "test_results_<timestamp>.json")}`],
             approvals: [],
@@ -113,15 +165,41 @@ export const testsStep = defineStep<TestsPrep>({
         const resultsFile = path.join(cfg.paths.logs, `test_results_${stamp}.json`);
         const vitestFile = path.join(cfg.paths.logs, `test_results_${stamp}.vitest.json`);
         const configured = cfg.setup.test_command;
-        const command = configured != null && configured.trim() !== ""
-            ? configured.split(RESULTS_PLACEHOLDER).join(quote(vitestFile))
-            : defaultTestCommand(vitestFile);
+        // The user's string needs a shell (it is a command line); the default needs none, so it gets none.
+        const shell = configured != null && configured.trim() !== "";
+        const def = defaultTestCommand(vitestFile);
+        const command = shell ? configured : display(def.file, def.args);
 
         const t0 = performance.now();
-        const r = await execa(command, {
-            shell: true, cwd: projectRoot, env: {...ctx.env, FORCE_COLOR: "0"}, extendEnv: false, all: true, reject: false,
-            timeout: DEFAULT_TIMEOUT_MS, cancelSignal: ctx.signal, stdin: "ignore"
-        });
+        const options = {
+            cwd: projectRoot, env: {...ctx.env, FORCE_COLOR: "0", [RESULTS_ENV]: vitestFile}, extendEnv: false, all: true, reject: false,
+            stdin: "ignore", windowsHide: true,
+            // Its own process group on POSIX, so that a cancel or a timeout can end the whole tree (npm, vitest, its
+            // workers) and not only the shell; Windows kills trees with taskkill /T instead (detached opens a console there).
+            detached: process.platform !== "win32"
+        } as const;
+        const sub = shell ? execa(configuredShellCommand(configured), {...options, shell: true}) : execa(def.file, def.args, options);
+        let stopped: "cancelled" | "timed out" | null = null;
+        let killed: Promise<void> | null = null;
+        const stop = (why: "cancelled" | "timed out"): void => {
+            if (stopped || sub.pid == null) return;
+            stopped = why;
+            killed = killProcessTree(sub.pid);
+        };
+        const onAbort = (): void => stop("cancelled");
+        if (ctx.signal.aborted) onAbort();
+        else ctx.signal.addEventListener("abort", onAbort, {once: true});
+        const timer = setTimeout(() => stop("timed out"), DEFAULT_TIMEOUT_MS);
+        let r: Awaited<typeof sub>;
+        try {
+            r = await sub;
+        } finally {
+            clearTimeout(timer);
+            ctx.signal.removeEventListener("abort", onAbort);
+        }
+        // The shell may exit at once while what it started lives on in the group: wait until the group is gone too.
+        if (killed) await killed;
+        if (stopped === "cancelled") throw new StepError(`the test command was cancelled (${command}); its processes were stopped`);
         const duration = Math.round(performance.now() - t0);
         let vitest: unknown = null;
         try {
@@ -136,7 +214,7 @@ export const testsStep = defineStep<TestsPrep>({
         const all = String(r.all ?? "");
         const file: TestResultsFile = {
             version: 1, command, cwd: projectRoot, started_at: started.toISOString(), finished_at: new Date().toISOString(), duration_ms: duration,
-            exit_code: exitCode, timed_out: r.timedOut === true, passed, summary: parsed?.summary ?? null, failed_tests: parsed?.failed ?? [],
+            exit_code: exitCode, timed_out: stopped === "timed out", passed, summary: parsed?.summary ?? null, failed_tests: parsed?.failed ?? [],
             output_tail: all.slice(-OUTPUT_TAIL), vitest
         };
         validateReport("setup_test_results.schema.json", file);
@@ -146,7 +224,7 @@ export const testsStep = defineStep<TestsPrep>({
         const counts = parsed ? `${parsed.summary.passed}/${parsed.summary.total} passed, ${parsed.summary.failed} failed, ${parsed.summary.skipped} skipped` : `exit code ${String(exitCode)}`;
         const findings = [`${counts}; results in ${path.relative(ctx.home, resultsFile) || resultsFile}`, ...file.failed_tests.slice(0, 20).map((t) => `failed: ${t}`)];
         if (!passed) {
-            const why = r.timedOut ? `timed out after ${DEFAULT_TIMEOUT_MS / 60_000} minutes` : counts;
+            const why = stopped === "timed out" ? `timed out after ${DEFAULT_TIMEOUT_MS / 60_000} minutes` : counts;
             throw new StepError(`tests failed (${why}); see ${resultsFile}\n${all.slice(-1500)}`, {data: {...data}, findings});
         }
         return outcome("done", counts, {findings, data: {...data}});
