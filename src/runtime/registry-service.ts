@@ -5,8 +5,6 @@ import {resolveModelName, type Resolution} from "../registry/resolve.js";
 import {scanModels, type ScanResult} from "../registry/scan.js";
 import type {ExternalModel, ModelEntry, ModelsIndex, ModelStatus} from "../registry/types.js";
 
-const MISS_RESCAN_INTERVAL_MS = 2000;
-
 /**
  * The running server's view of the registry: the index in memory, single-flight rescans,
  * name resolution (with one rescan before a 404), and live statuses written back to the index file.
@@ -15,7 +13,6 @@ export class RegistryService {
     private index: ModelsIndex | null = null;
     private scanning: Promise<ScanResult> | null = null;
     private persistTimer: NodeJS.Timeout | null = null;
-    private lastScanAt = 0;
     upstreamNames: Map<string, Set<string>> = new Map();
 
     constructor(private readonly config: ProviderConfig, private readonly opts: {
@@ -38,7 +35,6 @@ export class RegistryService {
             .then((r) => {
                 this.index = r.index;
                 this.applyLiveStatus();
-                this.lastScanAt = Date.now();
                 // the scan wrote every status as unloaded; put the live ones back into the file
                 this.statusChanged();
                 return r;
@@ -58,8 +54,8 @@ export class RegistryService {
         const first = this.resolveNow(name);
         if (first.kind !== "not_found") return first;
         if (typeof name !== "string" || name.length > 512 || name.includes("\0")) return first;
-        // a burst of unknown names (a misconfigured client) shares one recent scan instead of walking the disk each time
-        if (Date.now() - this.lastScanAt > MISS_RESCAN_INTERVAL_MS || this.scanning) await this.rescan();
+        // incremental (a stat per file), and concurrent misses share one scan in flight
+        await this.rescan();
         return this.resolveNow(name);
     }
 
