@@ -144,6 +144,7 @@ function parseToolChoice(v: unknown, tools: ToolDefinition[] | undefined): ToolC
 
 function stopReason(r: GenerationResult, calls: number): string {
     if (calls > 0 || r.stats.done_reason === "tool_calls") return "tool_use";
+    if (r.stats.stop_sequence) return "stop_sequence";
     return r.stats.done_reason === "length" ? "max_tokens" : "end_turn";
 }
 
@@ -208,7 +209,7 @@ function messagesFormat(model: string): WireFormat {
                 ev(w, "content_block_start", {index, content_block: {type: "text", text: ""}});
             }
             closeText(w);
-            ev(w, "message_delta", {delta: {stop_reason: stopReason(r, calls), stop_sequence: null}, usage: usage(r)});
+            ev(w, "message_delta", {delta: {stop_reason: stopReason(r, calls), stop_sequence: r.stats.stop_sequence ?? null}, usage: usage(r)});
             ev(w, "message_stop", {});
         },
         error: (w, message, status) => ev(w, "error", {error: {type: errorType(status), message}}),
@@ -219,7 +220,7 @@ function messagesFormat(model: string): WireFormat {
                 ...list.map((c) => ({type: "tool_use", id: c.id, name: c.name, input: c.arguments}))
             ],
             stop_reason: stopReason(r, list.length),
-            stop_sequence: null,
+            stop_sequence: r.stats.stop_sequence ?? null,
             usage: usage(r)
         })
     };

@@ -58,6 +58,13 @@ class StreamMeter {
     }
 }
 
+/** The client's stop string that ended a generation (node-llama-cpp reports it as text and tokens). */
+function matchedStop(metadata: {stopReason: string; customStopTrigger?: readonly (string | Token)[]}): string | null {
+    if (metadata.stopReason !== "customStopTrigger" || !metadata.customStopTrigger) return null;
+    const text = metadata.customStopTrigger.filter((p): p is string => typeof p === "string").join("");
+    return text === "" ? null : text;
+}
+
 /** A request-level failure with the HTTP status the server should answer with. */
 export class EngineError extends Error {
     constructor(message: string, readonly status: number) {
@@ -294,8 +301,8 @@ export class Engine {
             const stop = res.metadata.stopReason;
             // tokens generated inside a function call never reach onToken; the sequence's meter counts them
             const generated = functions ? Math.max(meter.evalCount, slot.sequence.tokenMeter.diff(before).usedOutputTokens) : meter.evalCount;
-            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, generated, meter, t1,
-                calls.length > 0 ? "tool_calls" : stop === "maxTokens" ? "length" : "stop")});
+            emit({type: "done", id, stats: {...this.stats(slot, before, tokens.length, generated, meter, t1,
+                calls.length > 0 ? "tool_calls" : stop === "maxTokens" ? "length" : "stop"), stop_sequence: matchedStop(res.metadata)}});
         } finally {
             if (chat !== slot.chat) chat.dispose({disposeSequence: false});
             this.releaseSlot(slot);
@@ -338,8 +345,8 @@ export class Engine {
                 : await slot.completion.generateCompletionWithMeta(inputTokens, opts);
             const t1 = performance.now();
             meter.flush();
-            emit({type: "done", id, stats: this.stats(slot, before, tokens.length, meter.evalCount, meter, t1,
-                res.metadata.stopReason === "maxTokens" ? "length" : "stop")});
+            emit({type: "done", id, stats: {...this.stats(slot, before, tokens.length, meter.evalCount, meter, t1,
+                res.metadata.stopReason === "maxTokens" ? "length" : "stop"), stop_sequence: matchedStop(res.metadata)}});
         } finally {
             this.releaseSlot(slot);
         }

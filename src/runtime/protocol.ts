@@ -69,6 +69,8 @@ export interface GenerationStats {
     eval_duration_ns: number;
     /** The context window the request was served in. */
     context_size: number;
+    /** The client's stop string that ended the generation, when one did. */
+    stop_sequence?: string | null;
 }
 
 /** Runner → server, per request. */

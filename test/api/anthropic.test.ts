@@ -49,7 +49,8 @@ describe("Anthropic Messages API", () => {
         const text = (bare.content[0] as Anthropic.TextBlock).text;
         const stop = text.slice(3, 5);
         const stopped = await client.messages.create({model: "plain", max_tokens: 12, ...greedy, messages: hi, stop_sequences: [stop]});
-        expect(stopped.stop_reason).toBe("end_turn");
+        expect(stopped.stop_reason).toBe("stop_sequence");
+        expect(stopped.stop_sequence).toBe(stop);
         expect((stopped.content[0] as Anthropic.TextBlock).text).toBe(text.slice(0, text.indexOf(stop)));
     });
 
