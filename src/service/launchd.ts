@@ -2,6 +2,7 @@ import {pathFor, type SystemProbe} from "./probe.js";
 import {xmlEscape} from "./quote.js";
 import {lowerSlug, type ServiceTarget} from "./target.js";
 import type {RunStep, ServiceAction, ServicePlan} from "./types.js";
+import {emptyPlan} from "./types.js";
 
 /** launchd's minimum time between two starts of a KeepAlive job (its default is 10 s). */
 export const THROTTLE_INTERVAL_SECONDS = 5;
@@ -73,21 +74,7 @@ export function buildLaunchdPlan(action: ServiceAction, target: ServiceTarget, p
     const plistPath = launchAgentPath(target, probe);
     const domain = `gui/${probe.uid ?? 501}`;
     const service = `${domain}/${label}`;
-    const plan: ServicePlan = {
-        os: "macos",
-        manager: "launchd",
-        action,
-        component: target.component,
-        serviceName: label,
-        scope: "user",
-        prerequisites: [],
-        steps: [],
-        rollback: [],
-        placeholders: [],
-        changesSystem: action !== "status",
-        notes: [],
-        pathStyle: "posix"
-    };
+    const plan = emptyPlan({os: "macos", manager: "launchd", action, component: target.component, serviceName: label, scope: "user", pathStyle: "posix"});
     switch (action) {
         case "install": {
             const backupPath = `${plistPath}${BACKUP_SUFFIX}`;

@@ -3,6 +3,7 @@ import {findOnPath, pathFor, type SystemProbe} from "./probe.js";
 import {escapeSystemdSpecifiers, quoteSystemdWord} from "./quote.js";
 import {lowerSlug, type ServiceTarget} from "./target.js";
 import type {PlanStep, RunStep, ServiceAction, ServicePlan, ServiceScope} from "./types.js";
+import {emptyPlan} from "./types.js";
 
 /** Restarts allowed inside the interval before systemd gives up on the unit (its own crash-loop guard). */
 export const START_LIMIT_BURST = 10;
@@ -89,21 +90,7 @@ export function buildSystemdPlan(config: ProviderConfig, action: ServiceAction, 
     const unitPath = posix.join(systemdUnitDir(scope, probe), unit);
     const ctl = (args: string[], description: string, onError: RunStep["onError"] = "abort"): RunStep =>
         run("systemctl", scope === "user" ? ["--user", ...args] : args, description, onError);
-    const plan: ServicePlan = {
-        os: "linux",
-        manager: "systemd",
-        action,
-        component: target.component,
-        serviceName: unit,
-        scope,
-        prerequisites: [],
-        steps: [],
-        rollback: [],
-        placeholders: [],
-        changesSystem: action !== "status",
-        notes: [],
-        pathStyle: "posix"
-    };
+    const plan = emptyPlan({os: "linux", manager: "systemd", action, component: target.component, serviceName: unit, scope, pathStyle: "posix"});
     if (scope === "system" && probe.uid !== 0) plan.notes.push("A system-wide unit needs root: run it with sudo, or use service.scope \"user\".");
 
     switch (action) {

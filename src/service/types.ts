@@ -137,3 +137,16 @@ export interface ServicePlan {
     /** Path and quoting style used to display the plan. */
     pathStyle: "win32" | "posix";
 }
+
+/** A plan with no steps yet: each OS's builder fills in what its service manager needs. */
+export function emptyPlan(fields: Pick<ServicePlan, "os" | "manager" | "action" | "component" | "serviceName" | "scope" | "pathStyle">): ServicePlan {
+    return {
+        ...fields,
+        prerequisites: [],
+        steps: [],
+        rollback: [],
+        placeholders: [],
+        changesSystem: fields.action !== "status",
+        notes: []
+    };
+}

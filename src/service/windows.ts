@@ -3,6 +3,7 @@ import {envGet, findOnPath, pathFor, type SystemProbe} from "./probe.js";
 import {joinWindowsArgs} from "./quote.js";
 import type {ServiceTarget} from "./target.js";
 import type {PlanStep, ProgramPlaceholder, RunStep, ServiceAction, ServicePlan} from "./types.js";
+import {emptyPlan} from "./types.js";
 
 /** Where the seed's instructions put NSSM. */
 export const SEED_NSSM_PATH = "C:\\tools\\nssm\\nssm.exe";
@@ -129,21 +130,7 @@ export function buildWindowsPlan(config: ProviderConfig, action: ServiceAction, 
     const name = windowsServiceName(target);
     const sc = scExe(probe);
     const nssm = findNssm(config, probe);
-    const plan: ServicePlan = {
-        os: "windows",
-        manager: "nssm",
-        action,
-        component: target.component,
-        serviceName: name,
-        scope: "system",
-        prerequisites: [],
-        steps: [],
-        rollback: [],
-        placeholders: [],
-        changesSystem: action !== "status",
-        notes: [],
-        pathStyle: "win32"
-    };
+    const plan = emptyPlan({os: "windows", manager: "nssm", action, component: target.component, serviceName: name, scope: "system", pathStyle: "win32"});
     if (config.service.nssm_path && !probe.exists(config.service.nssm_path))
         plan.notes.push(`service.nssm_path is ${config.service.nssm_path}, which does not exist; looked on PATH and in the usual places instead.`);
 
