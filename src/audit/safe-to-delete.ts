@@ -11,6 +11,7 @@ import {type AdoptedModel, sourceDirs, type SourceEnvironment} from "../sources/
 import {findDuplicates, type HashProgress} from "./duplicates.js";
 import {HashCache, hashCachePath} from "./hash-cache.js";
 import {type AuditFile, collectInventory, ollamaNamesFor} from "./inventory.js";
+import {hasGgufMagic} from "../sources/read.js";
 
 export type CandidateReason = "duplicate" | "orphan_part" | "invalid_gguf" | "unused_projector";
 
@@ -158,7 +159,7 @@ export async function buildSafeToDeleteList(config: ProviderConfig, models: Mode
     for (const f of inv.files) {
         if (!ownFile(f)) continue;
         let reason = f.invalid_reason;
-        if (reason == null && f.models.length === 0 && f.role === "model" && !(await startsWithGguf(f.path))) reason = "not a GGUF file (the first bytes are not \"GGUF\")";
+        if (reason == null && f.models.length === 0 && f.role === "model" && !(await hasGgufMagic(f.path, true))) reason = "not a GGUF file (the first bytes are not \"GGUF\")";
         if (reason == null) continue;
         push({
             path: f.path, size_bytes: f.size, mtime_ms: f.mtime_ms, reason: "invalid_gguf", models: f.models, kept: null,
@@ -224,21 +225,6 @@ export async function buildSafeToDeleteList(config: ProviderConfig, models: Mode
     };
     logger.info({candidates: candidates.length, advice: advice.length, reclaimable_bytes: report.reclaimable_bytes, hashed_bytes: dups.hashed_bytes}, "safe-to-delete list built");
     return report;
-}
-
-async function startsWithGguf(p: string): Promise<boolean> {
-    let fh: fs.promises.FileHandle | undefined;
-    try {
-        fh = await fs.promises.open(p, "r");
-        const b = Buffer.alloc(4);
-        const {bytesRead} = await fh.read(b, 0, 4, 0);
-        return bytesRead === 4 && b.toString("latin1") === "GGUF";
-    } catch {
-        // unreadable: not ours to judge as invalid
-        return true;
-    } finally {
-        await fh?.close().catch(() => undefined);
-    }
 }
 
 export interface DeleteResult {

@@ -602,11 +602,6 @@ export class ModelManager {
         return [...this.slots.values()].filter((s) => s.runner).map((s) => ({model: s.entry.name, pid: s.runner?.pid ?? null, state: s.state}));
     }
 
-    inFlightTotal(): number {
-        let n = 0;
-        for (const s of this.slots.values()) n += s.inFlight;
-        return n;
-    }
 
     /** Ends every runner; called on shutdown after in-flight requests drained (or the grace ran out). */
     async close(): Promise<void> {

@@ -16,8 +16,11 @@ export async function readSmallText(file: string, max: number): Promise<string |
     return b == null ? null : b.toString("utf8");
 }
 
-/** Whether the file starts with the GGUF magic; opened read-only, 4 bytes read. */
-export async function hasGgufMagic(file: string): Promise<boolean> {
+/**
+ * Whether the file starts with the GGUF magic; opened read-only, 4 bytes read. `ifUnreadable` is the answer for a
+ * file that cannot be opened: adopters skip it (false), the audit never calls it invalid (true).
+ */
+export async function hasGgufMagic(file: string, ifUnreadable = false): Promise<boolean> {
     let fh: fs.promises.FileHandle | undefined;
     try {
         fh = await fs.promises.open(file, "r");
@@ -25,7 +28,7 @@ export async function hasGgufMagic(file: string): Promise<boolean> {
         const {bytesRead} = await fh.read(b, 0, 4, 0);
         return bytesRead === 4 && b.toString("latin1") === "GGUF";
     } catch {
-        return false;
+        return ifUnreadable;
     } finally {
         await fh?.close().catch(() => undefined);
     }
