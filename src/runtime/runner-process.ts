@@ -5,6 +5,7 @@ import {fileURLToPath, pathToFileURL} from "node:url";
 import type {
     ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, LoadedInfo, LoadSpec, RunnerMessage, ServerMessage
 } from "./protocol.js";
+import type {Runner} from "./runner.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RUNNER_ENTRY = path.join(here, "..", "runner", "main.ts");
@@ -23,7 +24,7 @@ type Pending = {
  * The server's handle on one runner child process. Every request gets an id; events come back tagged with it.
  * When the process dies, every pending request fails with RunnerCrashedError.
  */
-export class RunnerProcess {
+export class RunnerProcess implements Runner {
     private child: ChildProcess;
     private nextId = 1;
     private pending = new Map<number, Pending>();
