@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
 import {Ajv, type ErrorObject} from "ajv";
-import {configJsonSchema, defaultConfigFile, keyAliases, type ProviderConfigFile} from "./schema.js";
+import {configJsonSchema, defaultConfigFile, keyAliases, LOG_LEVELS, type ProviderConfigFile, sectionKeys} from "./schema.js";
 
 /** A configuration problem the user must fix; the message names the file, the key and what is expected. */
 export class ConfigError extends Error {
@@ -133,19 +133,24 @@ export function validateConfigObject(raw: unknown, file: string): Partial<Provid
     return obj as Partial<ProviderConfigFile>;
 }
 
+const SECTIONS = sectionKeys();
+
+/**
+ * Defaults under the file: a section the file names only partly keeps the defaults of the keys it leaves out.
+ * `models` is a map of the user's own names, so it has no defaults to merge.
+ */
 function mergeDefaults(file: Partial<ProviderConfigFile>): ProviderConfigFile {
     const d = defaultConfigFile();
-    return {
-        ...d,
-        ...file,
-        auth: {...d.auth, ...file.auth},
-        downloads: {...d.downloads, ...file.downloads},
-        import_sources: {...d.import_sources, ...file.import_sources},
-        service: {...d.service, ...file.service},
-        watchdog: {...d.watchdog, ...file.watchdog},
-        setup: {...d.setup, ...file.setup},
-        models: {...file.models}
-    };
+    const merged: Record<string, unknown> = {...d, ...file, models: {...file.models}};
+    const defaults: Record<string, unknown> = d;
+    const given: Record<string, unknown> = file;
+    for (const key of SECTIONS) merged[key] = {...(defaults[key] as object), ...(given[key] as object | undefined)};
+    // Every key of the defaults is still present and each section is a default section overlaid with validated values.
+    return merged as ProviderConfigFile;
+}
+
+function isLogLevel(value: string): value is ProviderConfigFile["log_level"] {
+    return (LOG_LEVELS as readonly string[]).includes(value);
 }
 
 function envOverrides(env: NodeJS.ProcessEnv, file: string): Partial<ProviderConfigFile> & {apiKey?: string} {
@@ -162,10 +167,9 @@ function envOverrides(env: NodeJS.ProcessEnv, file: string): Partial<ProviderCon
     if (env[ENV.apiKey]) out.apiKey = env[ENV.apiKey];
     const level = env[ENV.logLevel];
     if (level) {
-        const ok = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-        if (!ok.includes(level))
-            throw new ConfigError(`environment ${ENV.logLevel}: expected one of ${ok.join(", ")}, got ${JSON.stringify(level)}`);
-        out.log_level = level as ProviderConfigFile["log_level"];
+        if (!isLogLevel(level))
+            throw new ConfigError(`environment ${ENV.logLevel}: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+        out.log_level = level;
     }
     return out;
 }

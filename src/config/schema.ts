@@ -1,238 +1,190 @@
 /**
  * The one place that defines the provider's configuration file.
  *
- * Each module owns a section (server core, models, upstreams, downloads, sources, service, watchdog, setup);
- * they are all declared here so that validation, defaults and documentation come from a single source.
- * A new module adds its section to `sections` below and its type to `ProviderConfigFile`.
+ * Each module owns a section (server core, models, upstreams, downloads, sources, service, watchdog, setup).
+ * The sections are TypeBox schemas: they are the JSON schema the file is validated against, and the TypeScript
+ * types below are derived from them, so the two cannot drift. A new module adds its section to
+ * `ConfigFileSchema` and its defaults to `defaultConfigFile()`; a test checks that both list the same keys.
  */
+import {Type, type Static, type TObject, type TSchema} from "typebox";
 
 type JsonSchema = Record<string, unknown>;
 
-const nullableString = {type: ["string", "null"]};
-const positiveInt = {type: "integer", minimum: 1};
-const nonNegativeInt = {type: "integer", minimum: 0};
+/**
+ * `type: ["string", "null"]` rather than a union: ajv then reports one "a value of type string or null"
+ * instead of one error per branch of an `anyOf`.
+ */
+const NullableString = Type.Unsafe<string | null>({type: ["string", "null"]});
+const PositiveInt = Type.Integer({minimum: 1});
+const NonNegativeInt = Type.Integer({minimum: 0});
+const NonEmptyString = Type.String({minLength: 1});
+const PositiveNumber = Type.Number({exclusiveMinimum: 0});
+const ContextSize = Type.Integer({minimum: 16, maximum: 1048576});
+const Parallel = Type.Integer({minimum: 1, maximum: 64});
 
-/** Per-model overrides under `models.<name>`. */
-export const modelOverrideSchema: JsonSchema = {
-    type: "object",
-    additionalProperties: false,
-    properties: {
-        keep_loaded: {type: "boolean"},
-        context_size: {type: "integer", minimum: 16, maximum: 1048576},
-        parallel: {type: "integer", minimum: 1, maximum: 64},
-        aliases: {type: "array", items: {type: "string", minLength: 1, maxLength: 256}},
-        pinned: {type: "boolean"},
-        system: {type: "string"},
-        stop: {type: "array", items: {type: "string"}},
-        options: {type: "object"}
-    }
-};
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-const upstreamSchema: JsonSchema = {
-    type: "object",
-    additionalProperties: false,
-    required: ["url"],
-    properties: {
-        name: {type: "string"},
-        url: {type: "string", pattern: "^https?://"},
-        type: {enum: ["ollama", "openai"]},
-        api_key: nullableString,
-        timeout_ms: positiveInt
-    }
-};
+const GPU_SETTINGS = ["auto", "cuda", "vulkan", "metal", false] as const;
+/** TypeBox enums hold only strings and numbers; `false` (CPU only) needs the plain `enum` keyword. */
+export const GpuSchema = Type.Unsafe<(typeof GPU_SETTINGS)[number]>({enum: [...GPU_SETTINGS]});
 
-export const sections: Record<string, JsonSchema> = {
+/** Per-model overrides under `models.<name>`; every key is optional and falls back to the top-level setting. */
+export const ModelOverrideSchema = Type.Object({
+    keep_loaded: Type.Optional(Type.Boolean()),
+    context_size: Type.Optional(ContextSize),
+    parallel: Type.Optional(Parallel),
+    aliases: Type.Optional(Type.Array(Type.String({minLength: 1, maxLength: 256}))),
+    pinned: Type.Optional(Type.Boolean()),
+    system: Type.Optional(Type.String()),
+    stop: Type.Optional(Type.Array(Type.String())),
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
+}, {additionalProperties: false});
+
+/** One entry of `upstreams`: only the URL is required. */
+export const UpstreamSchema = Type.Object({
+    name: Type.Optional(Type.String()),
+    url: Type.String({pattern: "^https?://"}),
+    type: Type.Optional(Type.Enum(["ollama", "openai"])),
+    api_key: Type.Optional(NullableString),
+    timeout_ms: Type.Optional(PositiveInt)
+}, {additionalProperties: false});
+
+const AuthSchema = Type.Object({
+    enable_api_key: Type.Boolean(),
+    api_key: NullableString,
+    api_key_file: NullableString,
+    allow_loopback_without_key: Type.Boolean(),
+    cors_origins: Type.Array(Type.String())
+}, {additionalProperties: false});
+
+const DownloadsSchema = Type.Object({
+    max_concurrent: PositiveInt,
+    hf_token: NullableString,
+    hf_endpoint: NullableString,
+    retries: NonNegativeInt,
+    orphan_part_days: NonNegativeInt
+}, {additionalProperties: false});
+
+const ImportSourcesSchema = Type.Object({
+    ollama: Type.Boolean(),
+    ollama_dir: NullableString,
+    lmstudio: Type.Boolean(),
+    lmstudio_dir: NullableString,
+    huggingface: Type.Boolean(),
+    huggingface_dir: NullableString
+}, {additionalProperties: false});
+
+const ServiceSchema = Type.Object({
+    name: NonEmptyString,
+    nssm_path: NullableString,
+    scope: Type.Enum(["user", "system", "auto"])
+}, {additionalProperties: false});
+
+const WatchdogSchema = Type.Object({
+    interval_seconds: PositiveNumber,
+    timeout_ms: PositiveInt,
+    failures_before_restart: PositiveInt,
+    max_restarts: PositiveInt,
+    window_minutes: PositiveNumber,
+    backoff_initial_ms: NonNegativeInt,
+    backoff_max_ms: NonNegativeInt,
+    /** How long a (re)started provider may take to answer /health before that counts as a failed start. */
+    startup_timeout_seconds: PositiveNumber,
+    /** "service": restart through the installed service manager; "direct": spawn and adopt; "auto": service when one is installed. */
+    mode: Type.Enum(["auto", "direct", "service"])
+}, {additionalProperties: false});
+
+const SetupSchema = Type.Object({
+    test_command: NullableString,
+    branch: NonEmptyString
+}, {additionalProperties: false});
+
+/**
+ * The configuration after defaults are applied (paths not yet resolved): every key is present.
+ * The file itself may leave any key out; `configJsonSchema` is the form it is validated against.
+ */
+export const ConfigFileSchema = Type.Object({
     // core server
-    server_port: {type: "integer", minimum: 0, maximum: 65535},
-    server_host: {type: "string", minLength: 1},
-    models_dir: {type: "string", minLength: 1},
-    log_level: {enum: ["fatal", "error", "warn", "info", "debug", "trace", "silent"]},
-    logs_dir: {type: "string", minLength: 1},
-    registry_file: {type: "string", minLength: 1},
-    default_model: nullableString,
+    server_port: Type.Integer({minimum: 0, maximum: 65535}),
+    server_host: NonEmptyString,
+    models_dir: NonEmptyString,
+    log_level: Type.Enum(LOG_LEVELS),
+    logs_dir: NonEmptyString,
+    registry_file: NonEmptyString,
+    default_model: NullableString,
     // model manager
-    keep_loaded_default: {type: "boolean"},
-    idle_unload_seconds: nonNegativeInt,
-    ram_threshold_mb: nonNegativeInt,
-    memory_reserve_mb: nonNegativeInt,
-    max_queue: nonNegativeInt,
-    parallel: {type: "integer", minimum: 1, maximum: 64},
-    threads: {type: "integer", minimum: 0, maximum: 1024},
-    context_size: {type: "integer", minimum: 16, maximum: 1048576},
-    allow_context_growth: {type: "boolean"},
-    shutdown_grace_seconds: nonNegativeInt,
-    gpu: {enum: ["auto", "cuda", "vulkan", "metal", false]},
-    models: {type: "object", additionalProperties: modelOverrideSchema},
+    keep_loaded_default: Type.Boolean(),
+    idle_unload_seconds: NonNegativeInt,
+    ram_threshold_mb: NonNegativeInt,
+    memory_reserve_mb: NonNegativeInt,
+    max_queue: NonNegativeInt,
+    parallel: Parallel,
+    threads: Type.Integer({minimum: 0, maximum: 1024}),
+    context_size: ContextSize,
+    allow_context_growth: Type.Boolean(),
+    shutdown_grace_seconds: NonNegativeInt,
+    gpu: GpuSchema,
+    models: Type.Record(Type.String(), ModelOverrideSchema),
     // upstreams
-    upstream_ollama: nullableString,
-    upstreams: {type: "array", items: upstreamSchema},
+    upstream_ollama: NullableString,
+    upstreams: Type.Array(UpstreamSchema),
     // auth and CORS
-    auth: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-            enable_api_key: {type: "boolean"},
-            api_key: nullableString,
-            api_key_file: nullableString,
-            allow_loopback_without_key: {type: "boolean"},
-            cors_origins: {type: "array", items: {type: "string"}}
-        }
-    },
-    // downloads (models-from-everywhere issue)
-    downloads: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-            max_concurrent: positiveInt,
-            hf_token: nullableString,
-            hf_endpoint: nullableString,
-            retries: nonNegativeInt,
-            orphan_part_days: nonNegativeInt
-        }
-    },
-    import_sources: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-            ollama: {type: "boolean"},
-            ollama_dir: nullableString,
-            lmstudio: {type: "boolean"},
-            lmstudio_dir: nullableString,
-            huggingface: {type: "boolean"},
-            huggingface_dir: nullableString
-        }
-    },
+    auth: AuthSchema,
+    // downloads and the other model stores served in place
+    downloads: DownloadsSchema,
+    import_sources: ImportSourcesSchema,
     // service and watchdog
-    service: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-            name: {type: "string", minLength: 1},
-            nssm_path: nullableString,
-            scope: {enum: ["user", "system", "auto"]}
-        }
-    },
-    watchdog: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-            interval_seconds: {type: "number", exclusiveMinimum: 0},
-            timeout_ms: positiveInt,
-            failures_before_restart: positiveInt,
-            max_restarts: positiveInt,
-            window_minutes: {type: "number", exclusiveMinimum: 0},
-            backoff_initial_ms: nonNegativeInt,
-            backoff_max_ms: nonNegativeInt,
-            startup_timeout_seconds: {type: "number", exclusiveMinimum: 0},
-            mode: {enum: ["auto", "direct", "service"]}
-        }
-    },
+    service: ServiceSchema,
+    watchdog: WatchdogSchema,
     // setup orchestrator
-    setup: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-            test_command: nullableString,
-            branch: {type: "string", minLength: 1}
-        }
-    }
-};
+    setup: SetupSchema
+}, {additionalProperties: false});
 
-/** Accepted spellings that map onto a canonical key (the seed's prose uses `idle_timeout_seconds`). */
+export type GpuSetting = Static<typeof GpuSchema>;
+export type ModelOverride = Static<typeof ModelOverrideSchema>;
+export type UpstreamConfig = Static<typeof UpstreamSchema>;
+/** The file as written by the user, after defaults are applied (paths not yet resolved). */
+export type ProviderConfigFile = Static<typeof ConfigFileSchema>;
+
+/** The top-level keys whose value is a section object of named settings (`auth`, `watchdog`, …). */
+export function sectionKeys(): string[] {
+    return Object.entries(ConfigFileSchema.properties)
+        .filter(([, schema]) => isSectionSchema(schema))
+        .map(([key]) => key);
+}
+
+function isSectionSchema(schema: TSchema): schema is TObject {
+    return Type.IsObject(schema);
+}
+
+/**
+ * The schema with no key required at the top level or inside a section, since defaults fill in whatever the file
+ * leaves out. Entries of lists and maps (an upstream, a model override) keep their own required keys.
+ */
+function withOptionalKeys(schema: TObject): JsonSchema {
+    const {required: _required, properties, ...rest} = schema;
+    const optionalProperties: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(properties)) {
+        if (isSectionSchema(value)) {
+            const {required: _sectionRequired, ...section} = value;
+            optionalProperties[key] = section;
+        } else optionalProperties[key] = value;
+    }
+    return {...rest, properties: optionalProperties};
+}
+
+/** What a configuration file is validated against. */
+export const configJsonSchema: JsonSchema = withOptionalKeys(ConfigFileSchema);
+
+/** Accepted spellings that map onto a canonical key (older config files write `idle_timeout_seconds`). */
 export const keyAliases: Record<string, string> = {
     idle_timeout_seconds: "idle_unload_seconds"
 };
 
-export const configJsonSchema: JsonSchema = {
-    type: "object",
-    additionalProperties: false,
-    properties: sections
-};
-
-export type GpuSetting = "auto" | "cuda" | "vulkan" | "metal" | false;
-
-export interface ModelOverride {
-    keep_loaded?: boolean;
-    context_size?: number;
-    parallel?: number;
-    aliases?: string[];
-    pinned?: boolean;
-    system?: string;
-    stop?: string[];
-    options?: Record<string, unknown>;
-}
-
-export interface UpstreamConfig {
-    name?: string;
-    url: string;
-    type?: "ollama" | "openai";
-    api_key?: string | null;
-    timeout_ms?: number;
-}
-
-/** The file as written by the user, after defaults are applied (paths not yet resolved). */
-export interface ProviderConfigFile {
-    server_port: number;
-    server_host: string;
-    models_dir: string;
-    log_level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-    logs_dir: string;
-    registry_file: string;
-    default_model: string | null;
-    keep_loaded_default: boolean;
-    idle_unload_seconds: number;
-    ram_threshold_mb: number;
-    memory_reserve_mb: number;
-    max_queue: number;
-    parallel: number;
-    threads: number;
-    context_size: number;
-    allow_context_growth: boolean;
-    shutdown_grace_seconds: number;
-    gpu: GpuSetting;
-    models: Record<string, ModelOverride>;
-    upstream_ollama: string | null;
-    upstreams: UpstreamConfig[];
-    auth: {
-        enable_api_key: boolean;
-        api_key: string | null;
-        api_key_file: string | null;
-        allow_loopback_without_key: boolean;
-        cors_origins: string[];
-    };
-    downloads: {
-        max_concurrent: number;
-        hf_token: string | null;
-        hf_endpoint: string | null;
-        retries: number;
-        orphan_part_days: number;
-    };
-    import_sources: {
-        ollama: boolean;
-        ollama_dir: string | null;
-        lmstudio: boolean;
-        lmstudio_dir: string | null;
-        huggingface: boolean;
-        huggingface_dir: string | null;
-    };
-    service: {name: string; nssm_path: string | null; scope: "user" | "system" | "auto"};
-    watchdog: {
-        interval_seconds: number;
-        timeout_ms: number;
-        failures_before_restart: number;
-        max_restarts: number;
-        window_minutes: number;
-        backoff_initial_ms: number;
-        backoff_max_ms: number;
-        /** How long a (re)started provider may take to answer /health before that counts as a failed start. */
-        startup_timeout_seconds: number;
-        /** "service": restart through the installed service manager; "direct": spawn and adopt; "auto": service when one is installed. */
-        mode: "auto" | "direct" | "service";
-    };
-    setup: {test_command: string | null; branch: string};
-}
-
-/** The seed's key which must be replaced: the server warns, and refuses a non-loopback host with it. */
+/**
+ * The placeholder key written into new config files, which every installation must replace: the server warns
+ * while it is in use, and refuses to listen beyond loopback with it.
+ */
 export const SEED_DEFAULT_API_KEY = "zombie-local-please-change";
 
 export const OLLAMA_DEFAULT_CORS_ORIGINS = [

@@ -29,7 +29,7 @@ function errorOf(fn: () => unknown): ConfigError {
 }
 
 describe("configuration", () => {
-    it("applies the seed's defaults when there is no file", () => {
+    it("applies the defaults when there is no file", () => {
         const c = loadConfig({home, env: {}});
         expect(c.configFileExists).toBe(false);
         expect(c.server_port).toBe(8007);
@@ -45,7 +45,7 @@ describe("configuration", () => {
         expect(c.paths.registry).toBe(path.join(home, "registry", "models_index.json"));
     });
 
-    it("reads the seed's file, with idle_timeout_seconds as an alias", async () => {
+    it("reads a file in the original format, with idle_timeout_seconds as an alias", async () => {
         await writeConfig({server_port: 9001, idle_timeout_seconds: 60, keep_loaded_default: false, models: {"m": {keep_loaded: true, aliases: ["mm"], pinned: true, context_size: 1024, parallel: 2}}});
         const c = loadConfig({home, env: {}});
         expect(c.configFileExists).toBe(true);
@@ -106,7 +106,7 @@ describe("configuration", () => {
         expect(errorOf(() => loadConfig({home, env: {}})).message).toMatch(/auth.api_key.*ZOMBIECODER_API_KEY/);
     });
 
-    it("parses the seed's Windows models_dir on Windows and reports it on other systems", async () => {
+    it("parses a Windows models_dir on Windows and reports it on other systems", async () => {
         await writeConfig({models_dir: "C:\\model\\models"});
         const win = loadConfig({home: "C:\\model", env: {}, platform: "win32", configPath: path.join(home, "config", "provider_config.json")});
         expect(win.paths.models).toBe("C:\\model\\models");
