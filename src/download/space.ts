@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import {DownloadError} from "./errors.js";
 
 /** Free bytes available to this user on the volume holding `dir`; null when the OS cannot tell. */
 export type FreeSpaceProbe = (dir: string) => Promise<number | null>;
@@ -37,4 +38,30 @@ export function formatBytes(n: number): string {
         u++;
     }
     return `${u === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
+export interface RoomCheck {
+    probe: FreeSpaceProbe;
+    /** The folder the bytes go to (models_dir). */
+    dir: string;
+    /** Bytes this download still has to write. */
+    need: number;
+    /** Bytes the other active downloads still have to write: the free space is shared. Read after the probe. */
+    reserved: () => number;
+    /** What is being downloaded, for the message. */
+    what: string;
+}
+
+/** Refuses (insufficient_storage) a download that would leave less than the headroom free; passes when the OS cannot tell. */
+export async function assertRoom(c: RoomCheck): Promise<void> {
+    const free = await c.probe(c.dir);
+    if (free == null) return;
+    const reserved = c.reserved();
+    if (c.need + reserved + FREE_SPACE_HEADROOM > free) {
+        throw new DownloadError("insufficient_storage",
+            `not enough disk space for ${c.what}: it needs ${formatBytes(c.need)}` +
+            (reserved > 0 ? ` (plus ${formatBytes(reserved)} for other running downloads)` : "") +
+            `, but only ${formatBytes(free)} is free on the drive holding ${c.dir}. ` +
+            `Free some space (npm run audit lists safe-to-delete files) or move models_dir.`);
+    }
 }
