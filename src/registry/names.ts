@@ -48,21 +48,19 @@ export function normalizeName(name: string): string {
     return tokens.join("");
 }
 
-/** Tokens split on separators, lower case, with quant suffixes kept as one token (`q4_k_m`). */
+/** Tokens split on separators, lower case, with a quantization kept as one token (`q4_k_m`, also in `instruct.q4_k_m`). */
 export function nameTokens(name: string): string[] {
-    const lowered = name.toLowerCase();
     const out: string[] = [];
-    for (const raw of lowered.split(/[\s\-/:]+/)) {
+    for (const raw of name.toLowerCase().split(/[\s\-/:]+/)) {
         if (raw === "") continue;
         if (isQuantToken(raw)) {
             out.push(raw);
             continue;
         }
-        for (const part of raw.split(/[_]+/)) {
-            if (part === "") continue;
-            // keep version-like "2.5" and "1.5b" whole; split other dots ("Qwen2.5-7B.Q4" was handled above)
-            out.push(part);
-        }
+        const {base, quant} = splitQuant(raw);
+        // dots stay inside a token: they are part of versions and sizes (`qwen2.5`, `1.5b`)
+        for (const part of base.split(/_+/)) if (part !== "") out.push(part);
+        if (quant) out.push(quant);
     }
     return out;
 }

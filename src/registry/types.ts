@@ -34,7 +34,7 @@ export interface GgufMetadata {
     vocab_size: number | null;
 }
 
-/** One entry of registry/models_index.json (the seed's schema plus metadata). */
+/** One entry of registry/models_index.json: where the model is, what it is called, its state, and its GGUF facts. */
 export interface ModelEntry {
     name: string;
     /** Path of the (first) file, relative to the provider home when inside it, else absolute. */

@@ -90,7 +90,7 @@ describe("discovery", () => {
         expect(index.models.some((m) => m.abs_path.endsWith(".part") || m.abs_path.endsWith(".ipull") || m.abs_path.endsWith(".txt"))).toBe(false);
     });
 
-    it("writes the index in the seed's schema plus metadata", async () => {
+    it("writes an index whose entries carry name, path, size, status, fingerprint, source and metadata", async () => {
         await scanModels(config);
         const raw = JSON.parse(await fs.readFile(config.paths.registry, "utf8")) as {models: unknown[]};
         const ajv = new Ajv({allErrors: true});
