@@ -1,31 +1,34 @@
 import type {ProviderConfig} from "../config/load.js";
 import {silentLogger, type Logger} from "../log/logger.js";
 import type {ModelEntry} from "../registry/types.js";
-import {HttpError, QUEUE_FULL_MESSAGE} from "./errors.js";
+import {cancelled, isProviderError, ProviderError, QUEUE_FULL_MESSAGE, shuttingDown} from "./errors.js";
 import {estimateModelBytes, systemMemoryProbe, type MemoryProbe} from "./memory-probe.js";
+import {hasRunnerPhase, InFlight, isServing, Lifecycle, publicState, type ModelPhase, type ModelState} from "./model-state.js";
+import {Permits, type Permit} from "./permits.js";
 import type {LoadedInfo} from "./protocol.js";
+import type {Runner, RunnerFactory} from "./runner.js";
 import {RunnerProcess} from "./runner-process.js";
 import {physicalCores} from "./system-info.js";
 
-export type ModelState = "unloaded" | "loading" | "loaded" | "unloading" | "failed";
+export type {ModelState} from "./model-state.js";
+export type {Runner, RunnerFactory} from "./runner.js";
 
 const MIB = 1024 * 1024;
 
-interface Waiter {
-    resolve: () => void;
-    reject: (e: Error) => void;
-}
-
-/** Everything the manager knows about one model. Only the manager changes it. */
-class ModelSlot {
-    state: ModelState = "unloaded";
+/** Everything the manager knows about one model. Only the manager changes it, and its phase only through `lifecycle`. */
+class ModelRecord {
+    readonly lifecycle: Lifecycle;
+    readonly inFlight: InFlight;
+    readonly permits: Permits;
     reason: string | null = null;
-    runner: RunnerProcess | null = null;
+    runner: Runner | null = null;
     info: LoadedInfo | null = null;
+    /** The load in progress; every job that needs the model joins it. */
     loading: Promise<void> | null = null;
-    unloading: Promise<void> | null = null;
-    inFlight = 0;
-    queue: Waiter[] = [];
+    /** The runner stop in progress; a job that arrives meanwhile waits for it, then loads again. */
+    stopping: Promise<void> | null = null;
+    /** An explicit unload waiting for the jobs in flight; a second unload joins it. */
+    draining: Promise<void> | null = null;
     lastUsed = 0;
     loadedAt = 0;
     loadMs = 0;
@@ -35,10 +38,18 @@ class ModelSlot {
     peakRssBytes = 0;
     /** ms timestamp until which a client's keep_alive holds the model; Infinity = forever. */
     clientKeepUntil = 0;
-    draining = false;
-    stopping = false;
     contextSize = 0;
-    constructor(public entry: ModelEntry) {}
+
+    constructor(public entry: ModelEntry, onPhase: (record: ModelRecord, from: ModelPhase, to: ModelPhase) => void,
+        onBusy: (record: ModelRecord, busy: boolean) => void) {
+        this.lifecycle = new Lifecycle(entry.name, (from, to) => onPhase(this, from, to));
+        this.inFlight = new InFlight((busy) => onBusy(this, busy));
+        this.permits = new Permits(this.inFlight);
+    }
+
+    get phase(): ModelPhase {
+        return this.lifecycle.phase;
+    }
 }
 
 export interface AcquireOptions {
@@ -48,7 +59,7 @@ export interface AcquireOptions {
 }
 
 export interface Lease {
-    runner: RunnerProcess;
+    runner: Runner;
     /** ms spent loading for this request (0 when the model was already resident). */
     loadMs: number;
     contextSize: number;
@@ -57,7 +68,7 @@ export interface Lease {
     release(): void;
 }
 
-/** A request admitted to a model: resolution, the queue and the memory check are done; `ready` waits for a slot and the load. */
+/** A job admitted to a model: resolution, the queue bound and the memory check are done; `ready` waits for a permit and the load. */
 export interface Ticket {
     model: string;
     ready(signal?: AbortSignal): Promise<Lease>;
@@ -70,8 +81,10 @@ export interface ManagerOptions {
     now?: () => number;
     /** How often idle and memory-pressure checks run (ms). */
     sweepIntervalMs?: number;
-    /** Called after a model's state changed (the registry keeps statuses current with it). */
+    /** Called after a model's state as clients see it changed (the registry keeps statuses current with it). */
     onStateChange?: () => void;
+    /** Builds the runner for a model; a child process by default. */
+    createRunner?: RunnerFactory;
 }
 
 export interface ModelStatusReport {
@@ -95,15 +108,18 @@ export interface ModelStatusReport {
     expires_at: string | null;
 }
 
+const defaultRunner: RunnerFactory = (model, onStderr) => new RunnerProcess(model, onStderr);
+
 /**
- * Owns all model state: which runners exist, single-flight loads, per-model slots and the FIFO queue,
+ * Owns all model state: which runners exist, single-flight loads, per-model permits and the FIFO queue,
  * keep-loaded and idle policy, and LRU eviction by measured memory. Routes only ask it for leases.
  */
 export class ModelManager {
-    private slots = new Map<string, ModelSlot>();
+    private records = new Map<string, ModelRecord>();
     private readonly logger: Logger;
     private readonly probe: MemoryProbe;
     private readonly now: () => number;
+    private readonly createRunner: RunnerFactory;
     private sweepTimer: NodeJS.Timeout | null = null;
     private closed = false;
     private readonly onStateChange: () => void;
@@ -112,19 +128,40 @@ export class ModelManager {
         this.logger = opts.logger ?? silentLogger;
         this.probe = opts.probe ?? systemMemoryProbe;
         this.now = opts.now ?? Date.now;
+        this.createRunner = opts.createRunner ?? defaultRunner;
         this.onStateChange = opts.onStateChange ?? (() => undefined);
         const interval = opts.sweepIntervalMs ?? 1000;
         this.sweepTimer = setInterval(() => void this.sweep(), interval);
         this.sweepTimer.unref();
     }
 
-    private slotFor(entry: ModelEntry): ModelSlot {
-        let slot = this.slots.get(entry.name);
-        if (!slot) {
-            slot = new ModelSlot(entry);
-            this.slots.set(entry.name, slot);
-        } else if (slot.state === "unloaded" || slot.state === "failed") slot.entry = entry;
-        return slot;
+    private recordFor(entry: ModelEntry): ModelRecord {
+        let record = this.records.get(entry.name);
+        if (!record) {
+            record = new ModelRecord(entry, (r, from, to) => this.onPhase(r, from, to), (r, busy) => this.onBusy(r, busy));
+            this.records.set(entry.name, record);
+        } else if (!hasRunnerPhase(record.phase)) record.entry = entry;
+        return record;
+    }
+
+    private onPhase(record: ModelRecord, from: ModelPhase, to: ModelPhase): void {
+        this.logger.debug({model: record.entry.name, from, to}, "model state");
+        if (publicState(from) !== publicState(to)) this.onStateChange();
+    }
+
+    /** loaded ⇄ busy follows the in-flight count; in any other phase the count changes nothing by itself. */
+    private onBusy(record: ModelRecord, busy: boolean): void {
+        if (busy && record.phase === "loaded") record.lifecycle.to("busy");
+        if (!busy) {
+            record.lastUsed = this.now();
+            if (record.phase === "busy") record.lifecycle.to("loaded");
+        }
+    }
+
+    /** Entering "loaded" with jobs already admitted (the ones that asked for the load) means busy at once. */
+    private enterLoaded(record: ModelRecord): void {
+        record.lifecycle.to("loaded");
+        if (record.inFlight.count > 0) record.lifecycle.to("busy");
     }
 
     private override(name: string) {
@@ -155,157 +192,24 @@ export class ModelManager {
         return base;
     }
 
-    private budgetBytes(slot: ModelSlot): number {
-        return Math.max(slot.estimateBytes, slot.peakRssBytes);
+    private budgetBytes(record: ModelRecord): number {
+        return Math.max(record.estimateBytes, record.peakRssBytes);
     }
 
-    private residentSlots(): ModelSlot[] {
-        return [...this.slots.values()].filter((s) => s.state === "loaded" || s.state === "loading" || s.state === "unloading");
+    /** Models that hold memory now: a runner is starting, serving or stopping. */
+    private residentRecords(): ModelRecord[] {
+        return [...this.records.values()].filter((r) => hasRunnerPhase(r.phase));
     }
 
     private totalQueued(): number {
         let n = 0;
-        for (const s of this.slots.values()) n += s.queue.length;
+        for (const r of this.records.values()) n += r.permits.queued;
         return n;
     }
 
-    private evictable(slot: ModelSlot): boolean {
-        return slot.state === "loaded" && slot.inFlight === 0 && slot.queue.length === 0 && !this.pinned(slot.entry) && !slot.draining;
-    }
-
-    /**
-     * Which idle models must go for `need` more bytes to fit under ram_threshold_mb, least recently used first.
-     * Throws a 503 naming the numbers when even evicting every idle, unpinned model would not be enough.
-     */
-    private planEviction(target: ModelSlot, need: number): ModelSlot[] {
-        const threshold = this.config.ram_threshold_mb * MIB;
-        if (threshold <= 0) return [];
-        const others = this.residentSlots().filter((s) => s !== target);
-        let used = others.reduce((a, s) => a + this.budgetBytes(s), 0);
-        if (used + need <= threshold) return [];
-        const candidates = others.filter((s) => this.evictable(s)).sort((a, b) => a.lastUsed - b.lastUsed);
-        const plan: ModelSlot[] = [];
-        for (const c of candidates) {
-            if (used + need <= threshold) break;
-            plan.push(c);
-            used -= this.budgetBytes(c);
-        }
-        if (used + need > threshold) {
-            const mb = (b: number) => Math.ceil(b / MIB);
-            throw new HttpError(503,
-                `model '${target.entry.name}' needs about ${mb(need)} MB but only ${Math.max(0, mb(threshold - used))} MB of the ${this.config.ram_threshold_mb} MB budget (ram_threshold_mb) ` +
-                `can be freed: the other resident models are busy or pinned (in use: ${mb(used)} MB). Raise ram_threshold_mb, lower context_size, or unload a model.`,
-                "insufficient_memory");
-        }
-        return plan;
-    }
-
-    /**
-     * Admits a request: checks the queue bound and the memory fit synchronously, so their errors keep their
-     * status codes before any header is sent.
-     */
-    admit(entry: ModelEntry, opts: AcquireOptions = {}): Ticket {
-        if (this.closed) throw new HttpError(503, "server is shutting down; try again in a moment");
-        if (entry.status === "invalid")
-            throw new HttpError(500, `model '${entry.name}' cannot be loaded: ${entry.reason ?? "invalid GGUF"} (file: ${entry.path})`, "invalid_model");
-        const slot = this.slotFor(entry);
-        // an explicit unload stops admitting; an idle unload or an eviction in progress is simply waited for (ensureLoaded)
-        if (slot.draining)
-            throw new HttpError(503, `model '${entry.name}' is being unloaded on request; try again in a moment`);
-        if (slot.state !== "loaded" && slot.state !== "loading") {
-            const ctx = this.contextSizeFor(entry, opts.numCtx);
-            this.planEviction(slot, this.estimateFor(entry, ctx));
-        }
-        const parallel = slot.info?.parallel ?? this.parallelFor(entry);
-        let admitted = false;
-        let waiter: Waiter | null = null;
-        let waitPromise: Promise<void> | null = null;
-        if (slot.inFlight < parallel && slot.queue.length === 0) {
-            slot.inFlight++;
-            admitted = true;
-        } else {
-            if (this.totalQueued() >= this.config.max_queue) throw new HttpError(503, QUEUE_FULL_MESSAGE, "server_busy");
-            waitPromise = new Promise<void>((resolve, reject) => {
-                // marked admitted the moment the slot is handed over, so a cancel after that releases the slot
-                waiter = {resolve: () => {
-                    admitted = true;
-                    resolve();
-                }, reject};
-            });
-            waitPromise.catch(() => undefined);
-            slot.queue.push(waiter!);
-        }
-        slot.requests++;
-        this.noteKeepAlive(slot, opts.keepAliveSeconds);
-        let released = false;
-        let cancelled = false;
-        const release = () => {
-            if (released) return;
-            released = true;
-            if (admitted) this.releaseSlot(slot);
-        };
-        const cancel = () => {
-            if (cancelled || released) return;
-            cancelled = true;
-            if (!admitted && waiter) {
-                const i = slot.queue.indexOf(waiter);
-                if (i !== -1) slot.queue.splice(i, 1);
-                waiter.reject(new HttpError(499, "request canceled"));
-            } else release();
-        };
-        return {
-            model: entry.name,
-            cancel,
-            ready: async (signal?: AbortSignal) => {
-                const onAbort = () => cancel();
-                signal?.addEventListener("abort", onAbort, {once: true});
-                try {
-                    if (!admitted) {
-                        await waitPromise!;
-                        admitted = true;
-                    }
-                    if (cancelled) throw new HttpError(499, "request canceled");
-                    const t0 = this.now();
-                    const wasLoaded = slot.state === "loaded" && slot.runner?.alive === true;
-                    await this.ensureLoaded(slot, opts.numCtx);
-                    const loadMs = wasLoaded ? 0 : this.now() - t0;
-                    if (cancelled) throw new HttpError(499, "request canceled");
-                    slot.lastUsed = this.now();
-                    return {
-                        runner: slot.runner!,
-                        loadMs,
-                        contextSize: slot.contextSize,
-                        contextCapped: opts.numCtx != null && opts.numCtx > slot.contextSize,
-                        release
-                    };
-                } catch (err) {
-                    release();
-                    throw err;
-                } finally {
-                    signal?.removeEventListener("abort", onAbort);
-                }
-            }
-        };
-    }
-
-    private releaseSlot(slot: ModelSlot): void {
-        slot.lastUsed = this.now();
-        const next = slot.queue.shift();
-        if (next) {
-            // the slot passes straight to the next waiter: FIFO, and inFlight stays the same
-            next.resolve();
-            return;
-        }
-        slot.inFlight = Math.max(0, slot.inFlight - 1);
-        if (slot.inFlight === 0 && slot.draining) void this.finishUnload(slot);
-    }
-
-    private noteKeepAlive(slot: ModelSlot, seconds: number | undefined): void {
-        if (seconds == null) return;
-        // a client may lengthen residency but never shorten the configured policy
-        // past what a Date can hold (keep_alive: 1e13) means forever too
-        const until = seconds < 0 || this.now() + seconds * 1000 > 8.64e15 ? Infinity : this.now() + seconds * 1000;
-        slot.clientKeepUntil = Math.max(slot.clientKeepUntil, until);
+    /** Idle, unpinned and not being unloaded: the only models an eviction or an idle unload may stop. */
+    private evictable(record: ModelRecord): boolean {
+        return record.phase === "loaded" && record.inFlight.count === 0 && !this.pinned(record.entry);
     }
 
     private estimateFor(entry: ModelEntry, contextSize: number): number {
@@ -320,48 +224,152 @@ export class ModelManager {
         }, contextSize, this.parallelFor(entry));
     }
 
-    /** Single-flight: concurrent callers share one load. A failed or crashed model is loaded again. */
-    private async ensureLoaded(slot: ModelSlot, numCtx?: number): Promise<void> {
-        if (slot.unloading) await slot.unloading;
-        if (slot.state === "loaded" && slot.runner?.alive) {
-            const wanted = this.contextSizeFor(slot.entry, numCtx);
-            if (!(this.config.allow_context_growth && wanted > slot.contextSize && slot.inFlight <= 1)) return;
-            this.logger.info({model: slot.entry.name, from: slot.contextSize, to: wanted}, "reloading with a larger context (allow_context_growth)");
-            await this.stopRunner(slot, "context growth");
+    /**
+     * Which idle models must go for `need` more bytes to fit under ram_threshold_mb, least recently used first.
+     * Throws "does_not_fit" naming the numbers when even evicting every idle, unpinned model would not be enough.
+     */
+    private planEviction(target: ModelRecord, need: number): ModelRecord[] {
+        const threshold = this.config.ram_threshold_mb * MIB;
+        if (threshold <= 0) return [];
+        const others = this.residentRecords().filter((r) => r !== target);
+        let used = others.reduce((a, r) => a + this.budgetBytes(r), 0);
+        if (used + need <= threshold) return [];
+        const candidates = others.filter((r) => this.evictable(r)).sort((a, b) => a.lastUsed - b.lastUsed);
+        const plan: ModelRecord[] = [];
+        for (const c of candidates) {
+            if (used + need <= threshold) break;
+            plan.push(c);
+            used -= this.budgetBytes(c);
         }
-        if (slot.loading) return slot.loading;
-        slot.loading = this.load(slot, numCtx).finally(() => {
-            slot.loading = null;
-        });
-        return slot.loading;
+        if (used + need > threshold) {
+            const mb = (b: number) => Math.ceil(b / MIB);
+            throw new ProviderError("does_not_fit",
+                `model '${target.entry.name}' needs about ${mb(need)} MB but only ${Math.max(0, mb(threshold - used))} MB of the ${this.config.ram_threshold_mb} MB budget (ram_threshold_mb) ` +
+                `can be freed: the other resident models are busy or pinned (in use: ${mb(used)} MB). Raise ram_threshold_mb, lower context_size, or unload a model.`,
+                {code: "insufficient_memory"});
+        }
+        return plan;
     }
 
-    private async load(slot: ModelSlot, numCtx?: number): Promise<void> {
-        const entry = slot.entry;
+    /** The memory check for a model that is not resident yet: done before any response header is sent. */
+    private checkFits(record: ModelRecord, numCtx: number | undefined): void {
+        if (isServing(record.phase) || record.phase === "loading") return;
+        this.planEviction(record, this.estimateFor(record.entry, this.contextSizeFor(record.entry, numCtx)));
+    }
+
+    /**
+     * Admits a job: checks the queue bound and the memory fit synchronously, so their errors reach the client
+     * as such before any header is sent. The permit is taken (or the job queued) here, in arrival order.
+     */
+    admit(entry: ModelEntry, opts: AcquireOptions = {}): Ticket {
+        if (this.closed) throw shuttingDown();
+        if (entry.status === "invalid")
+            throw new ProviderError("load_failed", `model '${entry.name}' cannot be loaded: ${entry.reason ?? "invalid GGUF"} (file: ${entry.path})`, {code: "invalid_model"});
+        const record = this.recordFor(entry);
+        // an explicit unload stops admitting; an idle unload or an eviction in progress is simply waited for (ensureLoaded)
+        if (record.phase === "draining")
+            throw new ProviderError("busy", `model '${entry.name}' is being unloaded on request; try again in a moment`);
+        this.checkFits(record, opts.numCtx);
+        const parallel = record.info?.parallel ?? this.parallelFor(entry);
+        if (!record.permits.available(parallel) && this.totalQueued() >= this.config.max_queue)
+            throw new ProviderError("busy", QUEUE_FULL_MESSAGE, {code: "server_busy"});
+        const permit = record.permits.acquire(parallel);
+        record.requests++;
+        this.noteKeepAlive(record, opts.keepAliveSeconds);
+        return this.ticket(record, permit, opts);
+    }
+
+    private ticket(record: ModelRecord, permit: Permit, opts: AcquireOptions): Ticket {
+        // one flag for both ends of a ticket: released after its job, or cancelled before or while it waited
+        let ended = false;
+        const end = () => {
+            if (ended) return;
+            ended = true;
+            permit.release(cancelled());
+        };
+        return {
+            model: record.entry.name,
+            cancel: end,
+            ready: async (signal?: AbortSignal) => {
+                if (signal?.aborted) end();
+                signal?.addEventListener("abort", end, {once: true});
+                try {
+                    await permit.granted;
+                    if (ended) throw cancelled();
+                    const lease = await this.lease(record, opts, end);
+                    if (ended) throw cancelled();
+                    return lease;
+                } catch (err) {
+                    end();
+                    throw err;
+                } finally {
+                    signal?.removeEventListener("abort", end);
+                }
+            }
+        };
+    }
+
+    /** With a permit held: the model loaded (once, shared), then the runner handed to the job. */
+    private async lease(record: ModelRecord, opts: AcquireOptions, release: () => void): Promise<Lease> {
+        const t0 = this.now();
+        const wasLoaded = isServing(record.phase) && record.runner?.alive === true;
+        await this.ensureLoaded(record, opts.numCtx);
+        record.lastUsed = this.now();
+        return {
+            runner: record.runner!,
+            loadMs: wasLoaded ? 0 : this.now() - t0,
+            contextSize: record.contextSize,
+            contextCapped: opts.numCtx != null && opts.numCtx > record.contextSize,
+            release
+        };
+    }
+
+    private noteKeepAlive(record: ModelRecord, seconds: number | undefined): void {
+        if (seconds == null) return;
+        // a client may lengthen residency but never shorten the configured policy
+        // past what a Date can hold (keep_alive: 1e13) means forever too
+        const until = seconds < 0 || this.now() + seconds * 1000 > 8.64e15 ? Infinity : this.now() + seconds * 1000;
+        record.clientKeepUntil = Math.max(record.clientKeepUntil, until);
+    }
+
+    /** Single-flight: concurrent callers share one load. A failed or crashed model is loaded again. */
+    private async ensureLoaded(record: ModelRecord, numCtx?: number): Promise<void> {
+        if (record.stopping) await record.stopping;
+        // the runner died a moment ago and its exit is not handled yet: it is failed, and loads again below
+        if (isServing(record.phase) && record.runner && !record.runner.alive) this.runnerGone(record, "runner process exited");
+        if (isServing(record.phase) && record.runner?.alive) {
+            const wanted = this.contextSizeFor(record.entry, numCtx);
+            // only when this job is the one in flight: a larger context means a reload, which no other job may see
+            const grow = this.config.allow_context_growth && wanted > record.contextSize && record.inFlight.count <= 1 && record.phase !== "draining";
+            if (!grow) return;
+            this.logger.info({model: record.entry.name, from: record.contextSize, to: wanted}, "reloading with a larger context (allow_context_growth)");
+            await this.stopRunner(record, "context growth");
+        }
+        if (record.loading) return record.loading;
+        record.loading = this.load(record, numCtx).finally(() => {
+            record.loading = null;
+        });
+        return record.loading;
+    }
+
+    private async load(record: ModelRecord, numCtx?: number): Promise<void> {
+        const entry = record.entry;
         const contextSize = this.contextSizeFor(entry, numCtx);
         const need = this.estimateFor(entry, contextSize);
-        const evict = this.planEviction(slot, need);
+        const evict = this.planEviction(record, need);
         // counted as resident from here on, so a concurrent load sees this model's budget while the victims stop
-        slot.state = "loading";
-        slot.reason = null;
-        slot.estimateBytes = need;
-        slot.peakRssBytes = 0;
-        let runner: RunnerProcess | null = null;
+        record.lifecycle.to("loading");
+        record.reason = null;
+        record.estimateBytes = need;
+        record.peakRssBytes = 0;
+        let runner: Runner | null = null;
         const t0 = this.now();
         try {
-            for (const victim of evict) {
-                // a victim may have been given a request while an earlier one stopped: a busy model is never evicted
-                if (!this.evictable(victim)) {
-                    this.planEviction(slot, need);
-                    continue;
-                }
-                this.logger.info({model: victim.entry.name, for: entry.name, reason: "ram_threshold_mb"}, "evicting least recently used idle model");
-                await this.stopRunner(victim, "evicted under ram_threshold_mb");
-            }
-            runner = new RunnerProcess(entry.name, (line) => this.logger.debug({model: entry.name, runner: line}, "runner stderr"));
-            slot.runner = runner;
+            await this.evict(evict, record, need);
+            runner = this.createRunner(entry.name, (line) => this.logger.debug({model: entry.name, runner: line}, "runner stderr"));
+            record.runner = runner;
             const started = runner;
-            void started.exited.then((why) => this.onRunnerExit(slot, started, why));
+            void started.exited.then((why) => this.onRunnerExit(record, started, why));
             const info = await runner.load({
                 modelPath: entry.abs_path,
                 contextSize,
@@ -369,149 +377,173 @@ export class ModelManager {
                 threads: this.config.threads > 0 ? this.config.threads : physicalCores(),
                 gpu: this.config.gpu
             });
-            slot.info = info;
-            slot.contextSize = info.contextSize;
-            slot.state = "loaded";
-            slot.loadedAt = this.now();
-            slot.loadMs = this.now() - t0;
-            slot.loads++;
-            slot.lastUsed = this.now();
-            slot.estimateBytes = Math.max(need, info.estimateBytes);
-            slot.peakRssBytes = await this.probe.runnerRssBytes(async () => info.rssBytes);
-            this.logger.info({model: entry.name, load_ms: Math.round(slot.loadMs), context_size: info.contextSize, parallel: info.parallel,
+            const rss = await this.probe.runnerRssBytes(async () => info.rssBytes);
+            record.info = info;
+            record.contextSize = info.contextSize;
+            record.loadedAt = this.now();
+            record.loadMs = this.now() - t0;
+            record.loads++;
+            record.lastUsed = this.now();
+            record.estimateBytes = Math.max(need, info.estimateBytes);
+            record.peakRssBytes = rss;
+            this.enterLoaded(record);
+            this.logger.info({model: entry.name, load_ms: Math.round(record.loadMs), context_size: info.contextSize, parallel: info.parallel,
                 pid: runner.pid, rss_mb: Math.round(info.rssBytes / MIB), chat_wrapper: info.chatWrapper}, "model loaded");
-            this.onStateChange();
         } catch (err) {
-            if (err instanceof HttpError && err.status === 503) {
+            if (isProviderError(err) && err.kind === "does_not_fit") {
                 // the memory check failed again after a victim became busy: nothing was started
-                slot.state = "unloaded";
-                slot.estimateBytes = 0;
+                record.estimateBytes = 0;
+                record.lifecycle.to("unloaded");
                 throw err;
             }
-            slot.state = "failed";
-            slot.reason = (err as Error).message;
-            slot.runner = null;
+            record.reason = (err as Error).message;
+            record.runner = null;
+            record.info = null;
             runner?.kill();
-            this.logger.error({model: entry.name, err: slot.reason}, "model failed to load");
-            this.onStateChange();
-            throw new HttpError(500, `model '${entry.name}' failed to load: ${slot.reason}`);
+            record.lifecycle.to("failed");
+            this.logger.error({model: entry.name, err: record.reason}, "model failed to load");
+            throw new ProviderError("load_failed", `model '${entry.name}' failed to load: ${record.reason}`);
         }
     }
 
-    private onRunnerExit(slot: ModelSlot, runner: RunnerProcess, why: string): void {
-        if (slot.runner !== runner) return;
-        slot.runner = null;
-        slot.info = null;
-        if (slot.stopping || this.closed) return;
-        slot.state = "failed";
-        slot.reason = why;
-        this.logger.error({model: slot.entry.name, reason: why}, "runner stopped unexpectedly; the model will load again on the next request");
-        this.onStateChange();
+    /** Stops the planned victims one by one; a victim that took a job meanwhile is kept and the plan made again. */
+    private async evict(victims: ModelRecord[], forRecord: ModelRecord, need: number): Promise<void> {
+        for (const victim of victims) {
+            if (!this.evictable(victim)) {
+                this.planEviction(forRecord, need);
+                continue;
+            }
+            this.logger.info({model: victim.entry.name, for: forRecord.entry.name, reason: "ram_threshold_mb"}, "evicting least recently used idle model");
+            await this.stopRunner(victim, "evicted under ram_threshold_mb");
+        }
     }
 
-    private async stopRunner(slot: ModelSlot, reason: string): Promise<void> {
-        const runner = slot.runner;
+    private onRunnerExit(record: ModelRecord, runner: Runner, why: string): void {
+        if (record.runner !== runner) return;
+        // a stop in progress expects the exit, and a load in progress fails on its own
+        if (this.closed || !isServing(record.phase)) return;
+        this.runnerGone(record, why);
+    }
+
+    private runnerGone(record: ModelRecord, why: string): void {
+        record.runner = null;
+        record.info = null;
+        record.reason = why;
+        record.lifecycle.to("failed");
+        this.logger.error({model: record.entry.name, reason: why}, "runner stopped unexpectedly; the model will load again on the next request");
+    }
+
+    /** Ends the runner (serving, draining, or busy only with the job that asked for a reload) and waits for it. */
+    private async stopRunner(record: ModelRecord, reason: string): Promise<void> {
+        const runner = record.runner;
         if (!runner) {
-            slot.state = "unloaded";
+            if (record.phase === "failed") record.lifecycle.to("unloaded");
             return;
         }
-        slot.state = "unloading";
-        slot.stopping = true;
+        record.lifecycle.to("unloading");
         const done = (async () => {
-            await runner.stop();
-            slot.runner = null;
-            slot.info = null;
-            slot.state = "unloaded";
-            slot.stopping = false;
-            slot.clientKeepUntil = 0;
-            this.logger.info({model: slot.entry.name, reason}, "model unloaded");
-            this.onStateChange();
+            try {
+                await runner.stop();
+            } catch {
+                runner.kill();
+            }
+            record.runner = null;
+            record.info = null;
+            record.clientKeepUntil = 0;
+            record.lifecycle.to("unloaded");
+            this.logger.info({model: record.entry.name, reason}, "model unloaded");
         })();
-        slot.unloading = done;
+        record.stopping = done;
         try {
             await done;
         } finally {
-            slot.unloading = null;
+            record.stopping = null;
         }
     }
 
-    private drainWaiters: Map<ModelSlot, Array<() => void>> = new Map();
-
-    private async finishUnload(slot: ModelSlot): Promise<void> {
-        await this.stopRunner(slot, "explicit unload");
-        slot.draining = false;
-        for (const w of this.drainWaiters.get(slot) ?? []) w();
-        this.drainWaiters.delete(slot);
+    /** An explicit unload of a busy model: no new jobs, the admitted ones (queued included) finish, then the runner ends. */
+    private async drain(record: ModelRecord): Promise<void> {
+        record.lifecycle.to("draining");
+        await record.inFlight.idle();
+        // the runner may have died while the last jobs ran: then there is nothing left to stop
+        if (record.phase === "draining" || record.phase === "failed") await this.stopRunner(record, "explicit unload");
     }
 
     /** Explicit load (/runtime/load, an empty prompt): returns once the model is resident. */
     async loadModel(entry: ModelEntry, opts: AcquireOptions = {}): Promise<{loadMs: number; state: ModelState}> {
-        const slot = this.slotFor(entry);
-        if (slot.state !== "loaded" && slot.state !== "loading") this.planEviction(slot, this.estimateFor(entry, this.contextSizeFor(entry, opts.numCtx)));
-        this.noteKeepAlive(slot, opts.keepAliveSeconds);
-        const wasLoaded = slot.state === "loaded" && slot.runner?.alive === true;
+        const record = this.recordFor(entry);
+        this.checkFits(record, opts.numCtx);
+        this.noteKeepAlive(record, opts.keepAliveSeconds);
+        const wasLoaded = isServing(record.phase) && record.runner?.alive === true;
         const t0 = this.now();
-        await this.ensureLoaded(slot, opts.numCtx);
-        slot.lastUsed = this.now();
-        return {loadMs: wasLoaded ? 0 : this.now() - t0, state: slot.state};
+        await this.ensureLoaded(record, opts.numCtx);
+        record.lastUsed = this.now();
+        return {loadMs: wasLoaded ? 0 : this.now() - t0, state: publicState(record.phase)};
     }
 
     /**
-     * Explicit unload: stops admitting, lets in-flight requests finish, then ends the runner (pinned models too:
+     * Explicit unload: stops admitting, lets in-flight jobs finish, then ends the runner (pinned models too:
      * pinning only protects against eviction). An unload during a load waits for the load to end.
      */
     async unloadModel(name: string): Promise<{state: ModelState; wasLoaded: boolean}> {
-        const slot = this.slots.get(name);
-        if (!slot) return {state: "unloaded", wasLoaded: false};
-        if (slot.loading) await slot.loading.catch(() => undefined);
-        if (slot.unloading) await slot.unloading;
-        if (!slot.runner) {
-            if (slot.state === "failed") slot.state = "unloaded";
-            return {state: slot.state, wasLoaded: false};
+        const record = this.records.get(name);
+        if (!record) return {state: "unloaded", wasLoaded: false};
+        // a load, an unload or a stop in progress ends first; each wait lets other jobs run, so look again after it
+        for (;;) {
+            if (record.draining) {
+                await record.draining;
+                return {state: publicState(record.phase), wasLoaded: true};
+            }
+            if (record.loading) await record.loading.catch(() => undefined);
+            else if (record.stopping) await record.stopping;
+            else break;
         }
-        if (slot.inFlight > 0 || slot.queue.length > 0) {
-            slot.draining = true;
-            await new Promise<void>((resolve) => {
-                const list = this.drainWaiters.get(slot) ?? [];
-                list.push(resolve);
-                this.drainWaiters.set(slot, list);
+        if (!record.runner) {
+            if (record.phase === "failed") record.lifecycle.to("unloaded");
+            return {state: publicState(record.phase), wasLoaded: false};
+        }
+        if (record.phase === "busy") {
+            record.draining = this.drain(record).finally(() => {
+                record.draining = null;
             });
-            return {state: slot.state, wasLoaded: true};
-        }
-        await this.stopRunner(slot, "explicit unload");
-        return {state: slot.state, wasLoaded: true};
+            await record.draining;
+        } else await this.stopRunner(record, "explicit unload");
+        return {state: publicState(record.phase), wasLoaded: true};
     }
 
-    private expiresAt(slot: ModelSlot): number {
-        if (this.keepLoaded(slot.entry)) return Infinity;
-        return Math.max(slot.lastUsed + this.config.idle_unload_seconds * 1000, slot.clientKeepUntil);
+    private expiresAt(record: ModelRecord): number {
+        if (this.keepLoaded(record.entry)) return Infinity;
+        return Math.max(record.lastUsed + this.config.idle_unload_seconds * 1000, record.clientKeepUntil);
     }
 
     /** Idle unloads (keep_loaded false), RSS measurement, and eviction when the machine runs short of memory. */
     async sweep(): Promise<void> {
         if (this.closed) return;
         const now = this.now();
-        for (const slot of this.slots.values()) {
-            if (slot.state !== "loaded" || slot.inFlight > 0 || slot.queue.length > 0) continue;
-            if (now >= this.expiresAt(slot)) {
-                this.logger.info({model: slot.entry.name, idle_s: Math.round((now - slot.lastUsed) / 1000)}, "idle timeout reached");
-                await this.stopRunner(slot, "idle_unload_seconds reached");
+        for (const record of this.records.values()) {
+            if (record.phase !== "loaded" || record.inFlight.count > 0) continue;
+            if (now >= this.expiresAt(record)) {
+                this.logger.info({model: record.entry.name, idle_s: Math.round((now - record.lastUsed) / 1000)}, "idle timeout reached");
+                await this.stopRunner(record, "idle_unload_seconds reached");
             }
         }
-        for (const slot of this.slots.values()) {
-            if (slot.state !== "loaded" || !slot.runner) continue;
+        for (const record of this.records.values()) {
+            const runner = record.runner;
+            if (!isServing(record.phase) || !runner) continue;
             try {
-                const rss = await this.probe.runnerRssBytes(() => slot.runner!.memory());
-                slot.peakRssBytes = Math.max(slot.peakRssBytes, rss);
+                const rss = await this.probe.runnerRssBytes(() => runner.memory());
+                record.peakRssBytes = Math.max(record.peakRssBytes, rss);
             } catch {
                 // a runner that just exited has nothing to measure
             }
         }
         const reserve = this.config.memory_reserve_mb * MIB;
         if (reserve > 0 && this.probe.systemAvailableBytes() < reserve) {
-            const victims = [...this.slots.values()].filter((s) => this.evictable(s)).sort((a, b) => a.lastUsed - b.lastUsed);
+            const victims = [...this.records.values()].filter((r) => this.evictable(r)).sort((a, b) => a.lastUsed - b.lastUsed);
             for (const v of victims) {
                 if (this.probe.systemAvailableBytes() >= reserve) break;
+                // an earlier stop took time: this one may have been given a job meanwhile
+                if (!this.evictable(v)) continue;
                 this.logger.warn({model: v.entry.name, available_mb: Math.round(this.probe.systemAvailableBytes() / MIB), reserve_mb: this.config.memory_reserve_mb},
                     "available memory below memory_reserve_mb; evicting least recently used idle model");
                 await this.stopRunner(v, "memory pressure");
@@ -519,61 +551,70 @@ export class ModelManager {
         }
     }
 
-    /** The registry changed: entries of unloaded models follow it. */
+    /** The registry changed: entries of models without a runner follow it. */
     updateEntries(models: ModelEntry[]): void {
         const byName = new Map(models.map((m) => [m.name, m]));
-        for (const [name, slot] of this.slots) {
+        for (const [name, record] of this.records) {
             const e = byName.get(name);
-            if (e && (slot.state === "unloaded" || slot.state === "failed")) slot.entry = e;
+            if (e && !hasRunnerPhase(record.phase)) record.entry = e;
         }
     }
 
     stateOf(name: string): ModelState {
-        return this.slots.get(name)?.state ?? "unloaded";
+        const record = this.records.get(name);
+        return record ? publicState(record.phase) : "unloaded";
+    }
+
+    /** The phase with busy and draining told apart, for tests and logs. */
+    phaseOf(name: string): ModelPhase {
+        return this.records.get(name)?.phase ?? "unloaded";
     }
 
     reasonOf(name: string): string | null {
-        return this.slots.get(name)?.reason ?? null;
+        return this.records.get(name)?.reason ?? null;
     }
 
     loadedInfo(name: string): LoadedInfo | null {
-        return this.slots.get(name)?.info ?? null;
+        return this.records.get(name)?.info ?? null;
     }
 
     status(): ModelStatusReport[] {
         const iso = (t: number) => (t > 0 && Number.isFinite(t) ? new Date(t).toISOString() : null);
-        return [...this.slots.values()].map((s) => ({
-            name: s.entry.name,
-            state: s.state,
-            reason: s.reason,
-            runner_pid: s.runner?.pid ?? null,
-            pinned: this.pinned(s.entry),
-            keep_loaded: this.keepLoaded(s.entry),
-            in_flight: s.inFlight,
-            queued: s.queue.length,
-            last_used: iso(s.lastUsed),
-            loaded_at: iso(s.loadedAt),
-            load_ms: Math.round(s.loadMs),
-            loads: s.loads,
-            requests: s.requests,
-            context_size: s.contextSize,
-            estimate_bytes: s.estimateBytes,
-            measured_rss_bytes: s.peakRssBytes,
-            budget_bytes: s.state === "loaded" || s.state === "loading" ? this.budgetBytes(s) : 0,
-            expires_at: s.state === "loaded" ? (Number.isFinite(this.expiresAt(s)) ? iso(this.expiresAt(s)) : "forever") : null
-        }));
+        return [...this.records.values()].map((r) => {
+            const state = publicState(r.phase);
+            return {
+                name: r.entry.name,
+                state,
+                reason: r.reason,
+                runner_pid: r.runner?.pid ?? null,
+                pinned: this.pinned(r.entry),
+                keep_loaded: this.keepLoaded(r.entry),
+                in_flight: r.inFlight.count,
+                queued: r.permits.queued,
+                last_used: iso(r.lastUsed),
+                loaded_at: iso(r.loadedAt),
+                load_ms: Math.round(r.loadMs),
+                loads: r.loads,
+                requests: r.requests,
+                context_size: r.contextSize,
+                estimate_bytes: r.estimateBytes,
+                measured_rss_bytes: r.peakRssBytes,
+                budget_bytes: state === "loaded" || state === "loading" ? this.budgetBytes(r) : 0,
+                expires_at: state === "loaded" ? (Number.isFinite(this.expiresAt(r)) ? iso(this.expiresAt(r)) : "forever") : null
+            };
+        });
     }
 
     /** For /api/ps: the resident models and when they would expire (year 2318 for "forever", as Ollama). */
     resident(): Array<{entry: ModelEntry; sizeBytes: number; expiresAt: Date; contextSize: number; gpu: boolean}> {
-        return [...this.slots.values()].filter((s) => s.state === "loaded").map((s) => {
-            const exp = this.expiresAt(s);
+        return [...this.records.values()].filter((r) => isServing(r.phase)).map((r) => {
+            const exp = this.expiresAt(r);
             return {
-                entry: s.entry,
-                sizeBytes: this.budgetBytes(s),
+                entry: r.entry,
+                sizeBytes: this.budgetBytes(r),
                 expiresAt: Number.isFinite(exp) ? new Date(exp) : new Date(Date.UTC(2318, 0, 1)),
-                contextSize: s.contextSize,
-                gpu: Boolean(s.info?.gpu)
+                contextSize: r.contextSize,
+                gpu: Boolean(r.info?.gpu)
             };
         });
     }
@@ -581,7 +622,7 @@ export class ModelManager {
     memoryBudget(): {threshold_bytes: number; used_bytes: number; reserve_bytes: number; system_available_bytes: number; system_total_bytes: number} {
         return {
             threshold_bytes: this.config.ram_threshold_mb * MIB,
-            used_bytes: this.residentSlots().reduce((a, s) => a + this.budgetBytes(s), 0),
+            used_bytes: this.residentRecords().reduce((a, r) => a + this.budgetBytes(r), 0),
             reserve_bytes: this.config.memory_reserve_mb * MIB,
             system_available_bytes: this.probe.systemAvailableBytes(),
             system_total_bytes: this.probe.systemTotalBytes()
@@ -591,7 +632,7 @@ export class ModelManager {
     /** Failing runners and memory pressure, for /health. */
     healthProblems(): string[] {
         const out: string[] = [];
-        for (const s of this.slots.values()) if (s.state === "failed") out.push(`model '${s.entry.name}' failed: ${s.reason ?? "unknown"}`);
+        for (const r of this.records.values()) if (r.phase === "failed") out.push(`model '${r.entry.name}' failed: ${r.reason ?? "unknown"}`);
         const reserve = this.config.memory_reserve_mb * MIB;
         const avail = this.probe.systemAvailableBytes();
         if (reserve > 0 && avail < reserve) out.push(`available memory ${Math.round(avail / MIB)} MB is below memory_reserve_mb ${this.config.memory_reserve_mb}`);
@@ -599,18 +640,17 @@ export class ModelManager {
     }
 
     runners(): Array<{model: string; pid: number | null; state: ModelState}> {
-        return [...this.slots.values()].filter((s) => s.runner).map((s) => ({model: s.entry.name, pid: s.runner?.pid ?? null, state: s.state}));
+        return [...this.records.values()].filter((r) => r.runner).map((r) => ({model: r.entry.name, pid: r.runner?.pid ?? null, state: publicState(r.phase)}));
     }
 
-
-    /** Ends every runner; called on shutdown after in-flight requests drained (or the grace ran out). */
+    /** Ends every runner; called on shutdown after in-flight jobs drained (or the grace ran out). */
     async close(): Promise<void> {
         this.closed = true;
         if (this.sweepTimer) clearInterval(this.sweepTimer);
-        for (const s of this.slots.values()) for (const w of s.queue.splice(0)) w.reject(new HttpError(503, "server is shutting down"));
-        await Promise.all([...this.slots.values()].map((s) => {
-            s.stopping = true;
-            return s.runner?.stop(2000);
-        }));
+        const closing = new ProviderError("shutting_down", "server is shutting down", {code: "shutting_down"});
+        for (const r of this.records.values()) r.permits.refuseAll(closing);
+        // phases stay as they were (exits are ignored once closed), so the index written at shutdown still says
+        // which models were loaded
+        await Promise.all([...this.records.values()].map((r) => r.runner?.stop(2000)));
     }
 }

@@ -14,14 +14,15 @@ import {ProviderError} from "./errors.js";
  * - loaded    → busy       the first job took a permit
  * - busy      → loaded     the last job gave its permit back
  * - busy      → draining   an explicit unload: stop admitting, let the jobs in flight finish
- * - draining  → unloading  the last job in flight finished (or shutdown: its grace ran out)
+ * - draining  → unloading  the last job in flight finished
  * - loaded    → unloading  idle timeout, eviction, explicit unload of an idle model
- * - busy      → unloading  a reload for a larger context, asked by the only job in flight before it used the runner,
- *                          and shutdown after its grace ran out
+ * - busy      → unloading  a reload for a larger context, asked by the only job in flight before it used the runner
  * - unloading → unloaded   the runner exited
  * - loaded, busy, draining → failed   the runner died on its own
  * - failed    → loading    the next request loads it again
- * - failed    → unloaded   an explicit unload (or a drain) of a model whose runner is gone
+ * - failed    → unloaded   an explicit unload of a model whose runner is gone (also one that died while draining)
+ *
+ * Shutdown moves nothing: it ends the runners and ignores their exits.
  */
 export type ModelPhase = "unloaded" | "loading" | "loaded" | "busy" | "draining" | "unloading" | "failed";
 
