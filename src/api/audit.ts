@@ -1,4 +1,4 @@
-import type {FastifyInstance, FastifyReply} from "fastify";
+import type {FastifyInstance, FastifyPluginAsync, FastifyReply} from "fastify";
 import {AuditError, buildSafeToDeleteList, deleteApproved, type SafeToDeleteReport} from "../audit/safe-to-delete.js";
 import type {ProviderConfig} from "../config/load.js";
 import type {DownloadManager} from "../download/manager.js";
@@ -81,3 +81,6 @@ export function registerAuditRoutes(app: FastifyInstance, deps: AuditRouteDeps):
         }
     });
 }
+
+/** The audit routes as a plugin of the app. */
+export const auditApi: FastifyPluginAsync<AuditRouteDeps> = async (app, deps) => registerAuditRoutes(app, deps);

@@ -1,4 +1,4 @@
-import type {FastifyInstance, FastifyReply} from "fastify";
+import type {FastifyInstance, FastifyPluginAsync, FastifyReply} from "fastify";
 import type {ProviderConfig} from "../config/load.js";
 import {DownloadError} from "../download/errors.js";
 import type {DownloadJob, DownloadManager, DownloadProgressEvent} from "../download/manager.js";
@@ -180,3 +180,6 @@ export function registerDownloadRoutes(app: FastifyInstance, deps: DownloadRoute
         return reply;
     });
 }
+
+/** The download routes as a plugin of the app. */
+export const downloadsApi: FastifyPluginAsync<DownloadRouteDeps> = async (app, deps) => registerDownloadRoutes(app, deps);

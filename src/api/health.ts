@@ -1,19 +1,19 @@
-import type {FastifyInstance} from "fastify";
-import type {Provider} from "../runtime/provider.js";
+import type {FastifyPluginAsync} from "fastify";
+import type {Runtime} from "../runtime/runtime.js";
 import {PROVIDER_VERSION} from "../version.js";
 
 /** `GET /health` without auth: "alive but sick" (degraded, with reasons) is different from dead. */
-export function registerHealthRoutes(app: FastifyInstance, provider: Provider, testHooks: boolean): void {
+export const healthApi: FastifyPluginAsync<{runtime: Runtime; testHooks: boolean}> = async (app, {runtime, testHooks}) => {
     let hang = false;
     app.get("/health", async () => {
         if (hang) await new Promise(() => undefined);
-        const reasons = provider.manager.healthProblems();
+        const reasons = runtime.manager.healthProblems();
         return {
             status: reasons.length > 0 ? "degraded" : "ok",
             version: PROVIDER_VERSION,
-            uptime_seconds: Math.round((Date.now() - provider.startedAt) / 1000),
-            models_loaded: provider.manager.resident().map((r) => r.entry.name),
-            runners: provider.manager.runners(),
+            uptime_seconds: Math.round((Date.now() - runtime.startedAt) / 1000),
+            models_loaded: runtime.manager.resident().map((r) => r.entry.name),
+            runners: runtime.manager.runners(),
             reasons
         };
     });
@@ -24,4 +24,4 @@ export function registerHealthRoutes(app: FastifyInstance, provider: Provider, t
             return {hang: true};
         });
     }
-}
+};

@@ -62,7 +62,7 @@ export function isProviderError(err: unknown): err is ProviderError {
     return err instanceof ProviderError;
 }
 
-export const badRequest = (message: string, param?: string, code = "invalid_request") =>
+export const badRequest = (message: string, param?: string, code?: string) =>
     new ProviderError("bad_request", message, {code, param});
 
 export const QUEUE_FULL_MESSAGE = "server busy, please try again.  maximum pending requests exceeded";

@@ -13,12 +13,13 @@ export class RegistryService {
     private index: ModelsIndex | null = null;
     private scanning: Promise<ScanResult> | null = null;
     private persistTimer: NodeJS.Timeout | null = null;
-    upstreamNames: Map<string, Set<string>> = new Map();
 
     constructor(private readonly config: ProviderConfig, private readonly opts: {
         logger?: Logger;
         external?: () => Promise<ExternalModel[]>;
         liveStatus?: (name: string) => ModelStatus | null;
+        /** Exact model names the upstreams offer now (upstream id → names). */
+        upstreamNames?: () => ReadonlyMap<string, ReadonlySet<string>>;
     } = {}) {}
 
     private get logger(): Logger {
@@ -46,7 +47,7 @@ export class RegistryService {
     }
 
     resolveNow(name: string): Resolution {
-        return resolveModelName(name, {models: this.models(), upstreamNames: this.upstreamNames});
+        return resolveModelName(name, {models: this.models(), upstreamNames: this.opts.upstreamNames?.()});
     }
 
     /** Resolves a name; a miss triggers one rescan (a model copied in a moment ago is found) before giving up. */

@@ -1,34 +1,41 @@
+/** The HTTP server: Fastify with one body parser, auth, CORS, errors and request log; each API family is a plugin. */
 import Fastify, {type FastifyInstance} from "fastify";
+import {anthropicApi} from "../api/anthropic/index.js";
+import {healthApi} from "../api/health.js";
+import {llamacppApi} from "../api/llamacpp/index.js";
+import {ollamaApi} from "../api/ollama/index.js";
+import {openaiApi} from "../api/openai/index.js";
+import {runtimeApi} from "../api/runtime.js";
+import {schemaErrorMessage} from "../api/shared/schema.js";
 import type {Logger} from "../log/logger.js";
-import type {Provider} from "../runtime/provider.js";
-import {registerOllamaRoutes} from "../api/ollama.js";
-import {registerRuntimeRoutes} from "../api/runtime.js";
-import {registerHealthRoutes} from "../api/health.js";
-import {registerOpenAIRoutes} from "../api/openai.js";
-import {registerAnthropicRoutes} from "../api/anthropic.js";
-import {registerLlamaCppRoutes} from "../api/llamacpp.js";
-import {attachUpstreams} from "../upstream/index.js";
+import type {Runtime} from "../runtime/runtime.js";
 import {installAuth} from "./auth.js";
 import {installErrorHandlers, sendError} from "./errors.js";
 import {installRequestLog} from "./request-log.js";
 
 export interface AppOptions {
     testHooks?: boolean;
-    /** Extra route families (OpenAI, Anthropic, downloads, ...) mounted on the same app, behind the same auth. */
+    /** Called once every route is mounted, behind the same auth (setup's checks look at which routes exist). */
     plugins?: Array<(app: FastifyInstance) => void | Promise<void>>;
     /** How long upstream model lists are cached (tests shorten it). */
     upstreamListTtlMs?: number;
 }
 
-/** The HTTP front: thin routes over the provider, one auth and CORS policy, errors in each family's shape. */
-export async function buildApp(provider: Provider, logger: Logger, opts: AppOptions = {}): Promise<FastifyInstance> {
+/** Extra plugins mounted next to the API families (downloads, audit). */
+export type AppPlugin = (app: FastifyInstance) => Promise<void>;
+
+/** The HTTP front: thin routes over the runtime, one auth and CORS policy, errors in each family's shape. */
+export async function buildApp(runtime: Runtime, logger: Logger, opts: AppOptions & {extra?: AppPlugin[]} = {}): Promise<FastifyInstance> {
     const app = Fastify({
         logger: false,
         bodyLimit: 64 * 1024 * 1024,
         forceCloseConnections: "idle",
         // closing requests get a 503 in their API family's shape (below), not Fastify's own body
         return503OnClosing: false,
-        routerOptions: {ignoreTrailingSlash: true}
+        routerOptions: {ignoreTrailingSlash: true},
+        // schemas check types exactly as sent: no coercion ("true" is not true), no defaults, nothing removed
+        ajv: {customOptions: {coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: true}},
+        schemaErrorFormatter: (errors) => new Error(schemaErrorMessage(errors))
     });
     // an empty body is "no body", not a parse error (POSTs like /runtime/load send none)
     // Ollama parses every body as JSON whatever its content type (curl -d sends form-urlencoded), so do we
@@ -55,14 +62,15 @@ export async function buildApp(provider: Provider, logger: Logger, opts: AppOpti
         reply.header("Connection", "close");
         return sendError(request, reply, 503, "server is shutting down; retry in a moment", "shutting_down");
     });
-    installAuth(app, provider.config);
-    registerHealthRoutes(app, provider, opts.testHooks ?? false);
-    attachUpstreams(provider, logger, {listTtlMs: opts.upstreamListTtlMs});
-    registerOllamaRoutes(app, provider, logger);
-    registerOpenAIRoutes(app, provider, logger);
-    registerAnthropicRoutes(app, provider, logger);
-    registerLlamaCppRoutes(app, provider, logger);
-    registerRuntimeRoutes(app, provider);
-    for (const plugin of opts.plugins ?? []) await plugin(app);
+    installAuth(app, runtime.config);
+    await app.register(healthApi, {runtime, testHooks: opts.testHooks ?? false});
+    await app.register(ollamaApi, {runtime, logger});
+    await app.register(openaiApi, {runtime, logger});
+    await app.register(anthropicApi, {runtime, logger});
+    await app.register(llamacppApi, {runtime, logger});
+    await app.register(runtimeApi, {runtime});
+    for (const plugin of opts.extra ?? []) await app.register(plugin);
+    await app.after();
+    for (const hook of opts.plugins ?? []) await hook(app);
     return app;
 }

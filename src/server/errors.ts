@@ -1,6 +1,7 @@
+/** The one place where errors by meaning become HTTP statuses, and where each API family's error shape is written. */
 import type {FastifyError, FastifyInstance, FastifyReply, FastifyRequest} from "fastify";
-import {HttpError} from "../runtime/errors.js";
 import type {Logger} from "../log/logger.js";
+import {HttpError, isProviderError, type ErrorKind} from "../runtime/errors.js";
 
 export type ApiFamily = "ollama" | "openai" | "anthropic";
 
@@ -10,6 +11,34 @@ export function familyOf(url: string): ApiFamily {
     if (path === "/v1/messages" || path.startsWith("/v1/messages/")) return "anthropic";
     if (path.startsWith("/v1/")) return "openai";
     return "ollama";
+}
+
+const STATUS_OF_KIND: Record<ErrorKind, number> = {
+    bad_request: 400,
+    not_found: 404,
+    // a name that matches several models is "not found" to the client, with the candidates in the message
+    ambiguous: 404,
+    busy: 503,
+    does_not_fit: 503,
+    shutting_down: 503,
+    load_failed: 500,
+    crashed: 500,
+    cancelled: 499,
+    upstream_failed: 502,
+    upstream_timeout: 504,
+    upstream_refused: 502,
+    internal: 500
+};
+
+/** The HTTP status for any error: by its kind; an upstream's own 4xx passes through; anything unknown is a 500. */
+export function errorStatus(err: unknown): number {
+    if (err instanceof HttpError) return err.status;
+    if (isProviderError(err)) {
+        if (err.kind === "upstream_refused" && err.upstreamStatus != null) return err.upstreamStatus;
+        return STATUS_OF_KIND[err.kind];
+    }
+    const status = (err as {status?: unknown} | null)?.status;
+    return typeof status === "number" && status >= 400 && status < 600 ? status : 500;
 }
 
 function openAiType(status: number): string {
@@ -49,21 +78,25 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, status: 
 /** Fastify's own errors (bad JSON, body too large, schema failures) in each family's shape. */
 export function installErrorHandlers(app: FastifyInstance, logger: Logger): void {
     app.setErrorHandler((err: FastifyError | HttpError | Error, request, reply) => {
-        if (err instanceof HttpError) return sendError(request, reply, err.status, err.message, err.code, err.param);
+        if (isProviderError(err)) {
+            const status = errorStatus(err);
+            if (status >= 500) logger.warn({err: err.message, kind: err.kind, url: request.url.split("?")[0]}, "request failed");
+            return sendError(request, reply, status, err.message, err.code, err.param);
+        }
         const fe = err as FastifyError;
+        if (fe.validation) return sendError(request, reply, 400, fe.message, "invalid_request");
         if (fe.code === "FST_ERR_CTP_INVALID_JSON_BODY" || (fe.statusCode === 400 && /JSON/i.test(fe.message)) || err instanceof SyntaxError)
             return sendError(request, reply, 400, `invalid JSON in the request body: ${fe.message}`, "invalid_json");
         if (fe.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return sendError(request, reply, 400, "missing request body", "missing_body");
         if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") return sendError(request, reply, 413, "request body is too large", "body_too_large");
         if (fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return sendError(request, reply, 415, "unsupported content type: send application/json", "unsupported_media_type");
-        if (fe.validation) return sendError(request, reply, 400, `invalid request: ${fe.message}`, "invalid_request");
         if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return sendError(request, reply, fe.statusCode, fe.message);
+        // a runner's failure carries its status (until every runner error is a ProviderError)
+        if (typeof (err as {status?: unknown}).status === "number") return sendError(request, reply, errorStatus(err), err.message);
         logger.error({err: err.message, stack: err.stack, url: request.url}, "unhandled error");
         return sendError(request, reply, 500, `internal error: ${err.message}`);
     });
     app.setNotFoundHandler((request, reply) => {
-        const family = familyOf(request.url);
-        if (family === "ollama") return reply.code(404).type("text/plain").send("404 page not found");
         return sendError(request, reply, 404, `no route for ${request.method} ${request.url.split("?")[0]}`, "unknown_route");
     });
 }

@@ -4,16 +4,16 @@ import {SEED_DEFAULT_API_KEY} from "../config/schema.js";
 import {silentLogger, type Logger} from "../log/logger.js";
 import {externalSourcesFor} from "../registry/external.js";
 import type {MemoryProbe} from "../runtime/memory-probe.js";
-import {Provider} from "../runtime/provider.js";
+import {Runtime} from "../runtime/runtime.js";
 import {buildApp, type AppOptions} from "./app.js";
 import {DownloadManager} from "../download/manager.js";
-import {registerDownloadRoutes} from "../api/downloads.js";
-import {registerAuditRoutes} from "../api/audit.js";
+import {downloadsApi} from "../api/downloads.js";
+import {auditApi} from "../api/audit.js";
 import {isLoopback} from "./auth.js";
 
 export interface RunningServer {
     app: FastifyInstance;
-    provider: Provider;
+    runtime: Runtime;
     url: string;
     port: number;
     /** Stops accepting, lets in-flight requests finish up to `graceMs`, then ends every runner. */
@@ -54,28 +54,24 @@ export function checkKeySafety(config: ProviderConfig, logger: Logger): void {
 export async function startServer(config: ProviderConfig, opts: ServeOptions = {}): Promise<RunningServer> {
     const logger = opts.logger ?? silentLogger;
     checkKeySafety(config, logger);
-    const provider = new Provider(config, {
+    const runtime = new Runtime(config, {
         logger,
         probe: opts.probe,
         now: opts.now,
         sweepIntervalMs: opts.sweepIntervalMs,
-        external: opts.externalSources === false ? undefined : externalSourcesFor(config, logger)
+        external: opts.externalSources === false ? undefined : externalSourcesFor(config, logger),
+        upstreams: {listTtlMs: opts.upstreamListTtlMs}
     });
-    await provider.start();
-    const rescan = async () => {
-        const r = await provider.registry.rescan();
-        provider.manager.updateEntries(r.index.models);
-        return r;
-    };
+    await runtime.start();
+    const rescan = () => runtime.rescan();
     // created before the routes: persisted downloads resume at once and register their model when done
     const downloads = opts.downloads ?? await DownloadManager.create({config, logger, rescan, resume: opts.resumeDownloads ?? true});
     downloads.useRescan(rescan);
-    const app = await buildApp(provider, logger, {
+    const app = await buildApp(runtime, logger, {
         ...opts,
-        plugins: [
-            (a) => registerDownloadRoutes(a, {config, logger, downloads, rescan}),
-            (a) => registerAuditRoutes(a, {config, logger, listModels: async () => provider.registry.models(), rescan, downloads}),
-            ...(opts.plugins ?? [])
+        extra: [
+            (a) => downloadsApi(a, {config, logger, downloads, rescan}),
+            (a) => auditApi(a, {config, logger, listModels: async () => runtime.registry.models(), rescan, downloads})
         ]
     });
     await app.listen({host: config.server_host, port: config.server_port});
@@ -83,10 +79,10 @@ export async function startServer(config: ProviderConfig, opts: ServeOptions = {
     const port = typeof addr === "object" && addr ? addr.port : config.server_port;
     const host = config.server_host.includes(":") ? `[${config.server_host}]` : config.server_host;
     const url = `http://${host}:${port}`;
-    logger.info({url, models: provider.registry.models().length, models_dir: config.paths.models}, "ZombieCoder Provider listening");
+    logger.info({url, models: runtime.registry.models().length, models_dir: config.paths.models}, "ZombieCoder Provider listening");
     let closing: Promise<void> | null = null;
     return {
-        app, provider, url, port,
+        app, runtime, url, port,
         close(graceMs = config.shutdown_grace_seconds * 1000) {
             closing ??= (async () => {
                 const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
@@ -95,7 +91,7 @@ export async function startServer(config: ProviderConfig, opts: ServeOptions = {
                 await Promise.race([app.close(), timer]);
                 clearInterval(idleSweep);
                 await downloads.close();
-                await provider.close();
+                await runtime.close();
                 if (!app.server.listening) return;
                 app.server.closeAllConnections?.();
             })();

@@ -1,5 +1,5 @@
 import type {UpstreamConfig} from "../config/schema.js";
-import {HttpError} from "../runtime/errors.js";
+import {ProviderError} from "../runtime/errors.js";
 import type {EmbedResult, GenerateRequest, GenerationEvent, GenerationStats} from "../runtime/protocol.js";
 
 /** Until response headers arrive, and between two chunks of a stream. Ollama sends headers only after a load. */
@@ -51,8 +51,8 @@ export function upstreamErrorText(text: string): string {
 }
 
 /**
- * One configured upstream server. Every failure to reach it is an HttpError that names it:
- * 502 when it cannot be reached or breaks off, 504 when it does not answer within its timeout.
+ * One configured upstream server. Every failure to reach it is a ProviderError that names it:
+ * upstream_failed when it cannot be reached or breaks off, upstream_timeout when it does not answer within its timeout.
  */
 export abstract class Upstream {
     readonly id: string;
@@ -106,7 +106,7 @@ export abstract class Upstream {
         } catch (err) {
             const reason: unknown = ac.signal.reason;
             if (reason instanceof UpstreamTimeout)
-                throw new HttpError(504, `${this.describe()} did not answer within ${timeoutMs} ms`, "upstream_timeout");
+                throw new ProviderError("upstream_timeout", `${this.describe()} did not answer within ${timeoutMs} ms`, {code: "upstream_timeout"});
             if (opts.signal?.aborted) throw opts.signal.reason ?? err;
             throw this.unreachable(err);
         } finally {
@@ -115,19 +115,20 @@ export abstract class Upstream {
     }
 
     /** The 502 for a connection that failed, with the low-level cause (ECONNREFUSED, ENOTFOUND, ...). */
-    unreachable(err: unknown): HttpError {
+    unreachable(err: unknown): ProviderError {
         const e = err as Error & {cause?: {code?: string; message?: string}};
         const cause = e.cause?.code ?? e.cause?.message ?? e.message;
-        return new HttpError(502, `${this.describe()} is unreachable: ${cause}`, "upstream_unreachable");
+        return new ProviderError("upstream_failed", `${this.describe()} is unreachable: ${cause}`, {code: "upstream_unreachable"});
     }
 
     /** A non-2xx answer as an error naming the upstream; its 4xx statuses (bad request, not found) pass through. */
-    async failure(call: UpstreamCall): Promise<HttpError> {
+    async failure(call: UpstreamCall): Promise<ProviderError> {
         const {response} = call;
         const text = await response.text().catch(() => "");
         const message = upstreamErrorText(text);
-        const status = response.status >= 400 && response.status < 500 ? response.status : 502;
-        return new HttpError(status, `${this.describe()} answered ${response.status}: ${message}`, "upstream_error");
+        const text2 = `${this.describe()} answered ${response.status}: ${message}`;
+        if (response.status >= 400 && response.status < 500) return new ProviderError("upstream_refused", text2, {code: "upstream_error", upstreamStatus: response.status});
+        return new ProviderError("upstream_failed", text2, {code: "upstream_error"});
     }
 
     /**
@@ -156,8 +157,8 @@ export abstract class Upstream {
                     r = await reader.read();
                 } catch (err) {
                     if (signal?.aborted) return;
-                    if (stalled) throw new HttpError(504, `${this.describe()} stopped sending for ${this.timeoutMs} ms mid-stream`, "upstream_timeout");
-                    throw new HttpError(502, `${this.describe()} broke off the response mid-stream: ${(err as Error).message}`, "upstream_broken");
+                    if (stalled) throw new ProviderError("upstream_timeout", `${this.describe()} stopped sending for ${this.timeoutMs} ms mid-stream`, {code: "upstream_timeout"});
+                    throw new ProviderError("upstream_failed", `${this.describe()} broke off the response mid-stream: ${(err as Error).message}`, {code: "upstream_broken"});
                 }
                 if (r.done) break;
                 const text = decoder.decode(r.value, {stream: true});
@@ -193,7 +194,7 @@ export abstract class Upstream {
         try {
             return JSON.parse(text) as T;
         } catch {
-            throw new HttpError(502, `${this.describe()} answered with something that is not JSON: ${text.slice(0, 200)}`, "upstream_bad_response");
+            throw new ProviderError("upstream_failed", `${this.describe()} answered with something that is not JSON: ${text.slice(0, 200)}`, {code: "upstream_bad_response"});
         }
     }
 
@@ -220,7 +221,7 @@ export abstract class Upstream {
                 return await this.json<T>(call);
             } catch (err) {
                 if (deadline.signal.aborted)
-                    throw new HttpError(504, `${this.describe()} answered ${path} but did not send the whole list within ${deadlineMs} ms`, "upstream_timeout");
+                    throw new ProviderError("upstream_timeout", `${this.describe()} answered ${path} but did not send the whole list within ${deadlineMs} ms`, {code: "upstream_timeout"});
                 throw err;
             }
         } finally {
@@ -228,7 +229,7 @@ export abstract class Upstream {
         }
     }
 
-    /** The models it offers now; throws an HttpError when it cannot be listed. */
+    /** The models it offers now; throws a ProviderError when it cannot be listed. */
     abstract listModels(): Promise<UpstreamModel[]>;
 
     /** Starts a generation: resolves when the upstream has accepted it (headers), so its errors still get their own status. */

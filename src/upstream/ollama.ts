@@ -1,5 +1,5 @@
 import {randomBytes} from "node:crypto";
-import {HttpError} from "../runtime/errors.js";
+import {badRequest, ProviderError} from "../runtime/errors.js";
 import type {ChatMessage, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, SamplingOptions, ToolCall} from "../runtime/protocol.js";
 import {Upstream, upstreamStats, type UpstreamCall, type UpstreamModel} from "./client.js";
 
@@ -43,9 +43,9 @@ export class OllamaUpstream extends Upstream {
     }
 
     async startGeneration(name: string, req: GenerateRequest, signal?: AbortSignal): Promise<UpstreamCall> {
-        if (req.grammar != null) throw new HttpError(400, `${this.describe()} is an Ollama server, which does not accept a GBNF grammar; send format instead`);
+        if (req.grammar != null) throw badRequest(`${this.describe()} is an Ollama server, which does not accept a GBNF grammar; send format instead`);
         if (req.tool_choice === "required" || typeof req.tool_choice === "object")
-            throw new HttpError(400, `${this.describe()} is an Ollama server, which cannot force a tool call; send tool_choice "auto" or "none"`);
+            throw badRequest(`${this.describe()} is an Ollama server, which cannot force a tool call; send tool_choice "auto" or "none"`);
         const options = ollamaOptions(req.options);
         const format = req.format;
         let path: string;
@@ -80,9 +80,9 @@ export class OllamaUpstream extends Upstream {
             try {
                 chunk = JSON.parse(line) as Json;
             } catch {
-                throw new HttpError(502, `${this.describe()} sent a line that is not JSON: ${line.slice(0, 200)}`, "upstream_bad_response");
+                throw new ProviderError("upstream_failed", `${this.describe()} sent a line that is not JSON: ${line.slice(0, 200)}`, {code: "upstream_bad_response"});
             }
-            if (chunk.error != null) throw new HttpError(502, `${this.describe()}: ${String(chunk.error)}`, "upstream_error");
+            if (chunk.error != null) throw new ProviderError("upstream_failed", `${this.describe()}: ${String(chunk.error)}`, {code: "upstream_error"});
             const text = req.mode === "chat" ? (chunk.message as Json | undefined)?.content : chunk.response;
             if (typeof text === "string" && text !== "") onEvent({type: "text", id: 0, text, tokens: 1});
             const toolCalls = (chunk.message as Json | undefined)?.tool_calls;
@@ -108,7 +108,7 @@ export class OllamaUpstream extends Upstream {
             }
         }
         if (signal.aborted) return upstreamStats({done_reason: "stop"});
-        throw new HttpError(502, `${this.describe()} ended the stream without a final done line`, "upstream_broken");
+        throw new ProviderError("upstream_failed", `${this.describe()} ended the stream without a final done line`, {code: "upstream_broken"});
     }
 
     async embed(name: string, inputs: string[], truncate: boolean, signal: AbortSignal): Promise<EmbedResult> {

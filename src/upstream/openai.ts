@@ -1,4 +1,4 @@
-import {HttpError} from "../runtime/errors.js";
+import {badRequest, ProviderError} from "../runtime/errors.js";
 import type {ChatMessage, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, ToolCall} from "../runtime/protocol.js";
 import {Upstream, upstreamStats, type UpstreamCall, type UpstreamModel} from "./client.js";
 
@@ -78,7 +78,7 @@ export class OpenAIUpstream extends Upstream {
                 ...(format != null && format !== "json" ? {response_format: {type: "json_schema", json_schema: {name: "output", schema: format}}} : {})
             };
         } else {
-            if (req.format != null) throw new HttpError(400, `${this.describe()} is OpenAI-compatible; its /v1/completions takes no format: use a chat request`);
+            if (req.format != null) throw badRequest(`${this.describe()} is OpenAI-compatible; its /v1/completions takes no format: use a chat request`);
             path = "/v1/completions";
             body = {model: name, prompt: req.prompt ?? "", ...(req.mode === "infill" ? {suffix: req.suffix ?? ""} : {}), ...sampling};
         }
@@ -104,13 +104,16 @@ export class OpenAIUpstream extends Upstream {
             try {
                 chunk = JSON.parse(data) as Json;
             } catch {
-                throw new HttpError(502, `${this.describe()} sent an event that is not JSON: ${data.slice(0, 200)}`, "upstream_bad_response");
+                throw new ProviderError("upstream_failed", `${this.describe()} sent an event that is not JSON: ${data.slice(0, 200)}`, {code: "upstream_bad_response"});
             }
             if (chunk.error != null) {
                 const e = chunk.error as {message?: unknown; type?: unknown};
                 // an error event carries no status; its type tells a refused request from a failure
-                const status = e.type === "invalid_request_error" ? 400 : e.type === "not_found_error" ? 404 : 502;
-                throw new HttpError(status, `${this.describe()}: ${typeof e.message === "string" ? e.message : JSON.stringify(chunk.error)}`, "upstream_error");
+                const status = e.type === "invalid_request_error" ? 400 : e.type === "not_found_error" ? 404 : null;
+                const message = `${this.describe()}: ${typeof e.message === "string" ? e.message : JSON.stringify(chunk.error)}`;
+                throw status != null
+                    ? new ProviderError("upstream_refused", message, {code: "upstream_error", upstreamStatus: status})
+                    : new ProviderError("upstream_failed", message, {code: "upstream_error"});
             }
             if (chunk.usage != null && typeof chunk.usage === "object") usage = chunk.usage as Json;
             const choice = (chunk.choices as Json[] | undefined)?.[0];
@@ -130,14 +133,14 @@ export class OpenAIUpstream extends Upstream {
             if (typeof choice.finish_reason === "string") finish = choice.finish_reason;
         }
         if (signal.aborted) return upstreamStats({done_reason: "stop"});
-        if (!done && finish == null) throw new HttpError(502, `${this.describe()} ended the stream before it finished`, "upstream_broken");
+        if (!done && finish == null) throw new ProviderError("upstream_failed", `${this.describe()} ended the stream before it finished`, {code: "upstream_broken"});
         if (partial.size > 0) {
             const calls: ToolCall[] = [...partial.entries()].sort((a, b) => a[0] - b[0]).map(([i, p]) => {
                 let args: Json;
                 try {
                     args = p.args.trim() === "" ? {} : JSON.parse(p.args) as Json;
                 } catch {
-                    throw new HttpError(502, `${this.describe()} sent tool call arguments that are not JSON: ${p.args.slice(0, 200)}`, "upstream_bad_response");
+                    throw new ProviderError("upstream_failed", `${this.describe()} sent tool call arguments that are not JSON: ${p.args.slice(0, 200)}`, {code: "upstream_bad_response"});
                 }
                 return {id: p.id || `call_${i}`, name: p.name, arguments: args};
             });

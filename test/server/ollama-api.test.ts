@@ -196,11 +196,14 @@ describe("Ollama API", () => {
     it("unknown models get Ollama's exact 404; hostile names touch nothing", async () => {
         const r = await server.json("/api/chat", {model: "no-such-model", messages: [{role: "user", content: "x"}]});
         expect(r.status).toBe(404);
-        expect(r.body).toEqual({error: "model 'no-such-model' not found"});
+        // Ollama's exact text first (Continue parses it), then the installed models so the user can pick one
+        const error = (r.body as {error: string}).error;
+        expect(error).toMatch(/^model 'no-such-model' not found; /);
+        expect(error).toContain(MODEL);
         for (const hostile of ["../../etc/passwd", "..\\..\\Windows\\win.ini", "C:\\Windows\\System32"]) {
             const h = await server.json<{error: string}>("/api/generate", {model: hostile, prompt: "x"});
             expect(h.status).toBe(404);
-            expect(h.body.error).toBe(`model '${hostile}' not found`);
+            expect(h.body.error.startsWith(`model '${hostile}' not found`)).toBe(true);
         }
         const chatNoModel = await server.json("/api/chat", {messages: []});
         expect(chatNoModel).toEqual({status: 400, body: {error: "model is required"}});

@@ -1,22 +1,16 @@
-import type {ModelEntry} from "../registry/types.js";
-import {formatParameters} from "../registry/modelfile.js";
-import type {Provider} from "../runtime/provider.js";
-import {TOOL_CALLING_WRAPPERS} from "../registry/gguf-header.js";
+/** How Ollama's API describes models: tags entries, /api/show's fields, capabilities. */
+import {formatParameters} from "../../registry/modelfile.js";
+import type {ModelEntry} from "../../registry/types.js";
+import type {Runtime} from "../../runtime/runtime.js";
+import type {Upstream, UpstreamModel} from "../../upstream/index.js";
 
 export const OLLAMA_COMPAT_VERSION = "0.6.8";
 
-/** Tools: the registry decided from the header (template or dedicated wrapper); a loaded runner's wrapper confirms it. */
-export function supportsTools(provider: Provider, entry: ModelEntry): boolean {
-    if (entry.metadata?.supports_tools) return true;
-    const info = provider.manager.loadedInfo(entry.name);
-    return info != null && TOOL_CALLING_WRAPPERS.has(info.chatWrapper);
-}
-
-export function capabilities(provider: Provider, entry: ModelEntry): string[] {
+export function capabilities(runtime: Runtime, entry: ModelEntry): string[] {
     const m = entry.metadata;
     if (m?.is_embedding) return ["embedding"];
     const caps = ["completion"];
-    if (supportsTools(provider, entry)) caps.push("tools");
+    if (runtime.supportsTools(entry)) caps.push("tools");
     if (m?.has_fim) caps.push("insert");
     return caps;
 }
@@ -99,11 +93,51 @@ export function modelfileText(entry: ModelEntry, parameters: string, system: str
     return lines.join("\n") + "\n";
 }
 
-export function showParameters(provider: Provider, entry: ModelEntry): {parameters: string; system: string | undefined} {
-    const override = provider.config.models[entry.name];
+export function showParameters(runtime: Runtime, entry: ModelEntry): {parameters: string; system: string | undefined} {
+    const override = runtime.config.models[entry.name];
     const options: Record<string, unknown> = {...entry.defaults?.options, ...override?.options};
-    const ctx = provider.manager.contextSizeFor(entry);
+    const ctx = runtime.manager.contextSizeFor(entry);
     options.num_ctx ??= ctx;
     const stop = override?.stop ?? entry.defaults?.stop;
     return {parameters: formatParameters(options, stop), system: override?.system ?? entry.defaults?.system};
+}
+
+const NO_DETAILS = {parent_model: "", format: "", family: "", families: [], parameter_size: "", quantization_level: ""};
+
+/** An upstream model as an /api/tags entry that says which upstream it lives on. */
+export function upstreamTag(upstream: Upstream, model: UpstreamModel): Record<string, unknown> {
+    return {
+        // an Ollama upstream's own entry as it is; an OpenAI one gets the fields strict clients (Zed) require
+        ...(model.tag ?? {
+            name: model.name,
+            model: model.name,
+            modified_at: localTime(new Date((model.created ?? 0) * 1000)),
+            size: 0,
+            digest: "",
+            details: NO_DETAILS
+        }),
+        status: "upstream",
+        upstream: upstream.id,
+        remote_host: upstream.url,
+        remote_model: model.name
+    };
+}
+
+/**
+ * /api/show for a model on an OpenAI-compatible upstream, which has no such route: what is known (its name and where
+ * it lives), with capabilities the upstream decides for itself at request time.
+ */
+export function upstreamShow(upstream: Upstream, name: string): Record<string, unknown> {
+    return {
+        license: "",
+        modelfile: `# served by ${upstream.describe()}\nFROM ${name}\n`,
+        parameters: "",
+        template: "{{ .Prompt }}",
+        details: NO_DETAILS,
+        model_info: {"general.architecture": "unknown", "general.basename": name},
+        capabilities: ["completion", "tools"],
+        remote_host: upstream.url,
+        remote_model: name,
+        upstream: upstream.id
+    };
 }

@@ -1,9 +1,9 @@
+/** What a request may ask the engine to enforce: output schemas it can honour, tool choices that name real tools. */
 import {Ajv} from "ajv";
-import {HttpError} from "../runtime/errors.js";
-import type {ToolChoice, ToolDefinition} from "../runtime/protocol.js";
-
-type Body = Record<string, unknown>;
-import {unenforcedSchemaKeywords} from "../runner/history.js";
+import {badRequest} from "../../runtime/errors.js";
+import type {ToolChoice, ToolDefinition} from "../../runtime/protocol.js";
+import {unenforcedSchemaKeywords} from "../../runner/history.js";
+import type {Body} from "./parse.js";
 
 // formats are checked by our own keyword policy, so Ajv must not warn about the ones it does not know
 const ajv = new Ajv({strict: false, allErrors: false, validateSchema: true, validateFormats: false, logger: false});
@@ -15,17 +15,17 @@ const ajv = new Ajv({strict: false, allErrors: false, validateSchema: true, vali
  */
 export function checkOutputSchema(schema: unknown, param: string): Record<string, unknown> {
     if (schema == null || typeof schema !== "object" || Array.isArray(schema))
-        throw new HttpError(400, `${param} must be a JSON schema object`, undefined, param);
+        throw badRequest(`${param} must be a JSON schema object`, param);
     try {
         ajv.compile(schema as Record<string, unknown>);
     } catch (err) {
-        throw new HttpError(400, `${param} is not a valid JSON schema: ${(err as Error).message}`, undefined, param);
+        throw badRequest(`${param} is not a valid JSON schema: ${(err as Error).message}`, param);
     }
     const unenforced = unenforcedSchemaKeywords(schema);
     if (unenforced.length > 0)
-        throw new HttpError(400, `${param} uses JSON-schema keywords that structured output cannot enforce: ${unenforced.join(", ")}. ` +
+        throw badRequest(`${param} uses JSON-schema keywords that structured output cannot enforce: ${unenforced.join(", ")}. ` +
             "Remove them (enum, const, maxLength, minLength, maxItems, minItems, required and additionalProperties are enforced) or check them yourself",
-        undefined, param);
+        param);
     return schema as Record<string, unknown>;
 }
 
@@ -38,12 +38,12 @@ export function parseToolChoice(v: unknown, legacy: unknown, tools: ToolDefiniti
     else if (typeof raw === "object" && raw !== null) {
         const r = raw as Body;
         const name = (r.function as Body | undefined)?.name ?? r.name;
-        if (typeof name !== "string") throw new HttpError(400, "tool_choice must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\"}}", undefined, "tool_choice");
+        if (typeof name !== "string") throw badRequest("tool_choice must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\"}}", "tool_choice");
         choice = {name};
-    } else throw new HttpError(400, "tool_choice must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\"}}", undefined, "tool_choice");
+    } else throw badRequest("tool_choice must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\"}}", "tool_choice");
     if (choice !== "auto" && choice !== "none" && (!tools || tools.length === 0))
-        throw new HttpError(400, "tool_choice forces a tool call, but no tools were sent", undefined, "tool_choice");
+        throw badRequest("tool_choice forces a tool call, but no tools were sent", "tool_choice");
     if (typeof choice === "object" && !tools!.some((t) => t.name === choice.name))
-        throw new HttpError(400, `tool_choice names the function '${choice.name}', which is not among the tools sent`, undefined, "tool_choice");
+        throw badRequest(`tool_choice names the function '${choice.name}', which is not among the tools sent`, "tool_choice");
     return choice;
 }

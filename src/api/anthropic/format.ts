@@ -1,0 +1,91 @@
+/** Anthropic's message answers: the SSE event sequence and the whole message. */
+import type {GenerationResult} from "../../runtime/job.js";
+import type {StreamWriter} from "../../server/stream.js";
+import type {WireFormat} from "../shared/generation.js";
+import type {Body} from "../shared/parse.js";
+import {randomId} from "../openai/format.js";
+
+function stopReason(r: GenerationResult, calls: number): string {
+    if (calls > 0 || r.stats.done_reason === "tool_calls") return "tool_use";
+    if (r.stats.stop_sequence) return "stop_sequence";
+    return r.stats.done_reason === "length" ? "max_tokens" : "end_turn";
+}
+
+function usage(r: GenerationResult) {
+    return {
+        input_tokens: Math.max(0, r.stats.prompt_tokens - r.stats.cached_tokens),
+        output_tokens: r.stats.eval_count,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: r.stats.cached_tokens
+    };
+}
+
+function errorType(status: number): string {
+    if (status === 400) return "invalid_request_error";
+    if (status === 404) return "not_found_error";
+    if (status === 503) return "overloaded_error";
+    return "api_error";
+}
+
+/** Anthropic's event sequence: message_start, per block start/delta/stop, message_delta with the stop reason, message_stop. */
+export function messagesFormat(model: string): WireFormat {
+    const id = randomId("msg_");
+    let index = -1;
+    let textOpen = false;
+    let calls = 0;
+    const ev = (w: StreamWriter, type: string, data: Body) => w.sse({type, ...data}, type);
+    const closeText = (w: StreamWriter) => {
+        if (!textOpen) return;
+        ev(w, "content_block_stop", {index});
+        textOpen = false;
+    };
+    return {
+        contentType: "text/event-stream",
+        start: (w) => {
+            ev(w, "message_start", {message: {id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null,
+                usage: {input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0}}});
+            ev(w, "ping", {});
+        },
+        text: (w, text) => {
+            if (!textOpen) {
+                index++;
+                textOpen = true;
+                ev(w, "content_block_start", {index, content_block: {type: "text", text: ""}});
+            }
+            ev(w, "content_block_delta", {index, delta: {type: "text_delta", text}});
+        },
+        toolCalls: (w, list) => {
+            closeText(w);
+            for (const c of list) {
+                index++;
+                calls++;
+                ev(w, "content_block_start", {index, content_block: {type: "tool_use", id: c.id, name: c.name, input: {}}});
+                ev(w, "content_block_delta", {index, delta: {type: "input_json_delta", partial_json: JSON.stringify(c.arguments)}});
+                ev(w, "content_block_stop", {index});
+            }
+        },
+        finish: (w, r) => {
+            if (index < 0) {
+                // a turn always has a block, even an empty one
+                index++;
+                textOpen = true;
+                ev(w, "content_block_start", {index, content_block: {type: "text", text: ""}});
+            }
+            closeText(w);
+            ev(w, "message_delta", {delta: {stop_reason: stopReason(r, calls), stop_sequence: r.stats.stop_sequence ?? null}, usage: usage(r)});
+            ev(w, "message_stop", {});
+        },
+        error: (w, message, status) => ev(w, "error", {error: {type: errorType(status), message}}),
+        aggregate: (text, list, r) => ({
+            id, type: "message", role: "assistant", model,
+            content: [
+                ...(text !== "" || list.length === 0 ? [{type: "text", text}] : []),
+                ...list.map((c) => ({type: "tool_use", id: c.id, name: c.name, input: c.arguments}))
+            ],
+            stop_reason: stopReason(r, list.length),
+            stop_sequence: r.stats.stop_sequence ?? null,
+            usage: usage(r)
+        })
+    };
+}
+

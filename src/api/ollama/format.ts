@@ -1,0 +1,56 @@
+/** Ollama's NDJSON chunks for /api/generate and /api/chat, and their final metrics. */
+import type {GenerationResult} from "../../runtime/job.js";
+import type {ToolCall} from "../../runtime/protocol.js";
+import type {WireFormat} from "../shared/generation.js";
+
+const nowIso = () => new Date().toISOString();
+export const ns = (ms: number) => Math.round(ms * 1e6);
+
+export function metrics(r: GenerationResult) {
+    return {
+        total_duration: ns(r.totalMs),
+        load_duration: ns(r.loadMs),
+        prompt_eval_count: r.stats.prompt_eval_count,
+        prompt_eval_duration: r.stats.prompt_eval_duration_ns,
+        eval_count: r.stats.eval_count,
+        eval_duration: r.stats.eval_duration_ns
+    };
+}
+
+function doneReason(r: GenerationResult): string {
+    return r.stats.done_reason === "tool_calls" ? "stop" : r.stats.done_reason;
+}
+
+function toolCalls(calls: ToolCall[]) {
+    return calls.map((c, index) => ({id: c.id, function: {index, name: c.name, arguments: c.arguments}}));
+}
+
+/** A done chunk without a generation: an empty prompt loads (or, with keep_alive 0, unloads) the model. */
+export function loadChunk(model: string, chat: boolean, reason: "load" | "unload", loadMs?: number) {
+    return {
+        model, created_at: nowIso(), ...(chat ? {message: {role: "assistant", content: ""}} : {response: ""}), done: true, done_reason: reason,
+        ...(loadMs != null ? {total_duration: ns(loadMs), load_duration: ns(loadMs)} : {})
+    };
+}
+
+export const generateFormat = (model: string, raw: boolean): WireFormat => ({
+    contentType: "application/x-ndjson",
+    text: (w, text) => w.ndjson({model, created_at: nowIso(), response: text, done: false}),
+    toolCalls: () => undefined,
+    finish: (w, r) => w.ndjson({model, created_at: nowIso(), response: "", done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r)}),
+    error: (w, message) => w.ndjson({error: message}),
+    aggregate: (text, _calls, r) => ({model, created_at: nowIso(), response: text, done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r)})
+});
+
+export const chatFormat = (model: string): WireFormat => ({
+    contentType: "application/x-ndjson",
+    text: (w, text) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: text}, done: false}),
+    toolCalls: (w, calls) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: "", tool_calls: toolCalls(calls)}, done: false}),
+    finish: (w, r) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: ""}, done: true, done_reason: doneReason(r), ...metrics(r)}),
+    error: (w, message) => w.ndjson({error: message}),
+    aggregate: (text, calls, r) => ({
+        model, created_at: nowIso(),
+        message: {role: "assistant", content: text, ...(calls.length > 0 ? {tool_calls: toolCalls(calls)} : {})},
+        done: true, done_reason: doneReason(r), ...metrics(r)
+    })
+});

@@ -1,0 +1,66 @@
+import type {ModelEntry} from "../registry/types.js";
+import type {Upstream} from "../upstream/client.js";
+import type {RequestOptions} from "./sampling.js";
+
+export type {RequestOptions} from "./sampling.js";
+import type {ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, SamplingOptions} from "./protocol.js";
+
+/** What a model must be able to do for a request; checked before any work starts. */
+export type Capability = "completion" | "chat" | "tools" | "insert";
+
+export interface JobOptions {
+    /** Capabilities a local model must have (an upstream decides for itself). */
+    needs?: Capability[];
+    options?: RequestOptions;
+    /** Seconds as the client sent them: negative = forever; undefined = no opinion. */
+    keepAliveSeconds?: number;
+}
+
+export interface GenerationResult {
+    stats: GenerationStats;
+    loadMs: number;
+    queueMs: number;
+    totalMs: number;
+    contextSize: number;
+    /** The client asked for more context than the model is loaded with; it was served within the loaded size. */
+    contextCapped: boolean;
+}
+
+interface JobBase {
+    /** The name as the client sent it. */
+    readonly requested: string;
+    /** The name of the model that serves the request (after aliases and fuzzy matching): what answers report. */
+    readonly model: string;
+    /** The request's options merged over the model's defaults, every value explicit. */
+    readonly sampling: SamplingOptions;
+    /** The context size the client asked for, if any. */
+    readonly numCtx?: number;
+    /** The request's messages with the model's own defaults applied (system prompt, preset messages). */
+    withDefaults(messages: ChatMessage[], system?: string): ChatMessage[];
+    /**
+     * Everything that can fail with its own status before a response starts: a local job is admitted (queue bound,
+     * memory fit); an upstream job sends the request and waits for the upstream to accept it.
+     */
+    start(request: GenerateRequest, signal: AbortSignal): Promise<void>;
+    /** Waits for a sequence (and the load), runs the generation and streams its events; always releases what it held. */
+    generate(request: GenerateRequest, onEvent: (e: GenerationEvent) => void, signal: AbortSignal): Promise<GenerationResult>;
+    embed(request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult & {loadMs: number; totalMs: number}>;
+    countTokens(text: string, chat: ChatMessage[] | undefined, signal: AbortSignal): Promise<number>;
+    /** Loads the model without generating (an empty prompt). */
+    load(signal: AbortSignal): Promise<{loadMs: number}>;
+    cancel(): void;
+}
+
+export interface LocalJob extends JobBase {
+    readonly where: "local";
+    readonly entry: ModelEntry;
+}
+
+export interface UpstreamJob extends JobBase {
+    readonly where: "upstream";
+    /** The client for the server the model lives on (the Ollama family passes its own requests through as they are). */
+    readonly upstream: Upstream;
+}
+
+/** One request's work on a model, local or upstream: every API family drives it the same way. */
+export type Job = LocalJob | UpstreamJob;

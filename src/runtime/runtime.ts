@@ -1,0 +1,228 @@
+/**
+ * The runtime owns models, runners and jobs: every API family asks it for a job by name and drives that job the
+ * same way, wherever the model lives (a local runner or an upstream server).
+ */
+import type {ProviderConfig} from "../config/load.js";
+import {silentLogger, type Logger} from "../log/logger.js";
+import {TOOL_CALLING_WRAPPERS} from "../registry/gguf-header.js";
+import {ambiguityMessage, missHint} from "../registry/resolve.js";
+import type {ExternalModel, ModelEntry} from "../registry/types.js";
+import {Upstreams, upstreamJob, type Upstream, type UpstreamModel, type UpstreamsOptions} from "../upstream/index.js";
+import {badRequest, notFound, ProviderError} from "./errors.js";
+import type {Capability, GenerationResult, Job, JobOptions, LocalJob} from "./job.js";
+import {ModelManager, type Lease, type Ticket} from "./manager.js";
+import type {MemoryProbe} from "./memory-probe.js";
+import type {ChatMessage} from "./protocol.js";
+import {RegistryService} from "./registry-service.js";
+import {mergeSampling} from "./sampling.js";
+
+export interface RuntimeOptions {
+    logger?: Logger;
+    probe?: MemoryProbe;
+    external?: () => Promise<ExternalModel[]>;
+    now?: () => number;
+    sweepIntervalMs?: number;
+    upstreams?: UpstreamsOptions;
+    /** Builds the runner for a model (tests pass a stand-in); the manager's default starts a child process. */
+    createRunner?: ConstructorParameters<typeof ModelManager>[1] extends infer O ? O extends {createRunner?: infer F} ? F : never : never;
+}
+
+/** Where a requested name is served. */
+export type Target =
+    | {kind: "local"; entry: ModelEntry}
+    | {kind: "upstream"; upstream: Upstream; name: string};
+
+export class Runtime {
+    readonly registry: RegistryService;
+    readonly manager: ModelManager;
+    readonly upstreams: Upstreams;
+    readonly logger: Logger;
+    readonly startedAt = Date.now();
+
+    constructor(readonly config: ProviderConfig, opts: RuntimeOptions = {}) {
+        this.logger = opts.logger ?? silentLogger;
+        this.upstreams = new Upstreams(config, this.logger, opts.upstreams);
+        let registry: RegistryService | null = null;
+        this.manager = new ModelManager(config, {
+            logger: this.logger, probe: opts.probe, now: opts.now, sweepIntervalMs: opts.sweepIntervalMs,
+            onStateChange: () => registry?.statusChanged(),
+            ...(opts.createRunner ? {createRunner: opts.createRunner} : {})
+        });
+        registry = new RegistryService(config, {
+            logger: this.logger,
+            external: opts.external,
+            upstreamNames: () => this.upstreams.modelNames(),
+            liveStatus: (name) => {
+                const s = this.manager.stateOf(name);
+                return s === "loaded" ? "loaded" : s === "failed" ? "failed" : "unloaded";
+            }
+        });
+        this.registry = registry;
+    }
+
+    async start(): Promise<void> {
+        const r = await this.registry.rescan();
+        for (const w of r.warnings) this.logger.warn({warning: w}, "scan");
+    }
+
+    /** Rescans the models folder and stores; entries of unloaded models follow the new index. */
+    async rescan() {
+        const r = await this.registry.rescan();
+        this.manager.updateEntries(r.index.models);
+        return r;
+    }
+
+    /** A 404 that starts with Ollama's exact text and then helps: close names, and what is installed. */
+    notFound(name: string, suggestions?: string[]): ProviderError {
+        const installed = this.registry.models().filter((m) => m.status !== "invalid").map((m) => m.name);
+        return notFound(name, missHint(name, installed, suggestions));
+    }
+
+    /** Says in the log which model a name that is not its exact name resolved to. */
+    private resolved(requested: string, entry: ModelEntry, rule: string): ModelEntry {
+        if (rule !== "exact") this.logger.info({requested, model: entry.name, rule}, "model name resolved");
+        return entry;
+    }
+
+    /** An installed model (or configured alias) by exactly that name, else null: what `/v1/models/{id}` may describe. */
+    exactModel(name: string): ModelEntry | null {
+        return this.registry.models().find((m) => m.status !== "invalid" && (m.name === name || m.aliases.includes(name))) ?? null;
+    }
+
+    /** A requested name → a local model only (the runtime routes never reach upstreams). */
+    async resolveLocal(name: unknown): Promise<ModelEntry> {
+        if (typeof name !== "string" || name === "") throw notFound(typeof name === "string" ? name : "");
+        const r = await this.registry.resolve(name);
+        if (r.kind === "local") return this.resolved(name, r.model, r.rule);
+        if (r.kind === "ambiguous") throw new ProviderError("ambiguous", ambiguityMessage(name, r.candidates), {code: "model_ambiguous", param: "model"});
+        throw this.notFound(name, r.kind === "not_found" ? r.suggestions : undefined);
+    }
+
+    /**
+     * A requested name → where it is served. Local exact names and aliases answer at once; anything else sees fresh
+     * upstream lists, so an exact upstream name beats a fuzzy local match.
+     */
+    async resolve(name: unknown): Promise<Target> {
+        if (this.upstreams.all.length === 0) return {kind: "local", entry: await this.resolveLocal(name)};
+        if (typeof name !== "string" || name === "") throw notFound(typeof name === "string" ? name : "");
+        // a local model wins a clash, `name:latest` included
+        for (const candidate of new Set([name, name.replace(/:latest$/, "")])) {
+            const quick = this.registry.resolveNow(candidate);
+            if (quick.kind === "local" && (quick.rule === "exact" || quick.rule === "alias")) return {kind: "local", entry: quick.model};
+        }
+        await this.upstreams.refresh();
+        const r = await this.registry.resolve(name);
+        if (r.kind === "local") return {kind: "local", entry: this.resolved(name, r.model, r.rule)};
+        if (r.kind === "ambiguous") throw new ProviderError("ambiguous", ambiguityMessage(name, r.candidates), {code: "model_ambiguous", param: "model"});
+        if (r.kind === "upstream") {
+            const upstream = this.upstreams.byId(r.upstream);
+            if (upstream) return {kind: "upstream", upstream, name: r.name};
+        }
+        const down = this.upstreams.unavailable();
+        if (down.length > 0)
+            throw new ProviderError("upstream_failed",
+                `model '${name}' not found locally, and ${down.map((d) => `${d.upstream.describe()} is unavailable (${d.error})`).join("; ")}`,
+                {code: "upstream_unreachable", param: "model"});
+        throw this.notFound(name, r.kind === "not_found" ? r.suggestions : undefined);
+    }
+
+    /** Upstream models for the merged lists, without names a local model has. */
+    async upstreamModels(): Promise<Array<{upstream: Upstream; model: UpstreamModel}>> {
+        if (this.upstreams.all.length === 0) return [];
+        return this.upstreams.models(new Set(this.registry.models().filter((m) => m.status !== "invalid").map((m) => m.name)));
+    }
+
+    /** Tools: the registry decided from the header (template or dedicated wrapper); a loaded runner's wrapper confirms it. */
+    supportsTools(entry: ModelEntry): boolean {
+        if (entry.metadata?.supports_tools) return true;
+        const info = this.manager.loadedInfo(entry.name);
+        return info != null && TOOL_CALLING_WRAPPERS.has(info.chatWrapper);
+    }
+
+    requireCapability(entry: ModelEntry, cap: Capability, requestedName: string): void {
+        if (cap === "tools" && !this.supportsTools(entry)) throw badRequest(`${requestedName} does not support tools`);
+        if (cap === "insert" && !entry.metadata?.has_fim) throw badRequest(`${requestedName} does not support insert: its GGUF has no fill-in-the-middle tokens`);
+        if ((cap === "completion" || cap === "chat") && entry.metadata?.is_embedding)
+            throw badRequest(`"${requestedName}" does not support ${cap === "chat" ? "chat" : "generate"}: it is an embedding model`);
+    }
+
+    /** System prompt: the request's, else the config's, else the Modelfile's; Modelfile MESSAGEs are prepended. */
+    withModelDefaults(entry: ModelEntry, messages: ChatMessage[], requestSystem?: string): ChatMessage[] {
+        const override = this.config.models[entry.name];
+        const system = requestSystem ?? override?.system ?? entry.defaults?.system;
+        const preset = (entry.defaults?.messages ?? []).map((m) => ({role: m.role as ChatMessage["role"], content: m.content}));
+        const out = [...preset, ...messages];
+        if (system != null && system !== "" && out[0]?.role !== "system") out.unshift({role: "system", content: system});
+        return out;
+    }
+
+    /**
+     * The one road from a request to a model: resolve the name (or take a resolved target), check what the model must
+     * be able to do, merge the options over the model's defaults, and hand back a job that every API family drives the
+     * same way.
+     */
+    async job(name: string | Target, opts: JobOptions = {}): Promise<Job> {
+        const requested = typeof name === "string" ? name : name.kind === "local" ? name.entry.name : name.name;
+        const target = typeof name === "string" ? await this.resolve(name) : name;
+        if (target.kind === "upstream") return upstreamJob(target.upstream, target.name, requested, opts.options);
+        for (const cap of opts.needs ?? []) this.requireCapability(target.entry, cap, requested);
+        return this.localJob(target.entry, requested, opts);
+    }
+
+    private localJob(entry: ModelEntry, requested: string, opts: JobOptions): LocalJob {
+        const t0 = performance.now();
+        const options = opts.options ?? {};
+        const sampling = mergeSampling(entry, this.config.models[entry.name], options);
+        let ticket: Ticket | null = null;
+        const admit = (): Ticket => ticket ??= this.manager.admit(entry, {numCtx: options.num_ctx, keepAliveSeconds: opts.keepAliveSeconds});
+        const withLease = async <T>(signal: AbortSignal, fn: (lease: Lease) => Promise<T>): Promise<T> => {
+            const lease = await admit().ready(signal);
+            try {
+                return await fn(lease);
+            } finally {
+                lease.release();
+            }
+        };
+        return {
+            where: "local",
+            entry,
+            requested,
+            model: entry.name,
+            sampling,
+            numCtx: options.num_ctx,
+            withDefaults: (messages, system) => this.withModelDefaults(entry, messages, system),
+            start: async () => {
+                admit();
+            },
+            cancel: () => ticket?.cancel(),
+            generate: (request, onEvent, signal) => withLease(signal, async (lease): Promise<GenerationResult> => {
+                const tReady = performance.now();
+                const stats = await lease.runner.generate(request, onEvent, signal);
+                return {
+                    stats,
+                    loadMs: lease.loadMs,
+                    queueMs: Math.max(0, tReady - t0 - lease.loadMs),
+                    totalMs: performance.now() - t0,
+                    contextSize: lease.contextSize,
+                    contextCapped: lease.contextCapped
+                };
+            }),
+            embed: (request, signal) => withLease(signal, async (lease) => {
+                const res = await lease.runner.embed(request);
+                return {...res, loadMs: lease.loadMs, totalMs: performance.now() - t0};
+            }),
+            countTokens: (text, chat, signal) => withLease(signal, (lease) => lease.runner.countTokens(text, chat)),
+            load: (signal) => withLease(signal, async (lease) => ({loadMs: lease.loadMs}))
+        };
+    }
+
+    /** The context a model is (or would be) loaded with. */
+    contextSizeOf(entry: ModelEntry): number {
+        return this.manager.loadedInfo(entry.name)?.contextSize ?? this.manager.contextSizeFor(entry);
+    }
+
+    async close(): Promise<void> {
+        await this.manager.close();
+        await this.registry.close();
+    }
+}
