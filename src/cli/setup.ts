@@ -7,22 +7,26 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import {createActor, type SnapshotFrom} from "xstate";
 import {ConfigError, parseCommonArgs, projectRoot} from "../config/load.js";
 import type {ProviderConfigFile} from "../config/schema.js";
 import {createLogger, type Logger} from "../log/logger.js";
 import {inquirerPromptFns, loadAnswersFile, type AnswersFile, type ApprovalPolicy, type PromptFns} from "../setup/approvals.js";
+import {ForegroundProvider} from "../setup/foreground.js";
 import {SetupGit} from "../setup/git.js";
+import {createSetupMachine, type MachineDeps} from "../setup/machine.js";
+import {planSetup, renderPlan} from "../setup/plan.js";
+import {ConsoleProgress} from "../setup/progress.js";
+import type {PersistedState, RunOptionsRecord, SetupContext} from "../setup/records.js";
+import {createSetupActor, resumedOptions, type SetupActor} from "../setup/resume.js";
+import {initialContext, type SetupInput} from "../setup/run-context.js";
+import {reportPaths} from "../setup/run-report.js";
+import {newRunId, runToEnd, writeFinalReport} from "../setup/run.js";
+import {readStateFile, stateFilePath} from "../setup/state-file.js";
+import {isStepId, STEP_IDS, type StepId} from "../setup/step-ids.js";
+import type {StepDefinition} from "../setup/steps/contract.js";
+import {loadSetupConfig, type ConfigSource} from "../setup/steps/setup-config.js";
+import {loadTasklist, type TaskDef} from "../setup/tasklist.js";
 import {acquireLock, LockHeldError, type LockHandle} from "../watchdog/lock.js";
-import {
-    createSetupMachine, foreground, initialContext, isSettled, loadTasklist, planSetup, type MachineDeps, type ProgressSink, type SetupInput, type TaskDef
-} from "../setup/machine.js";
-import {buildSetupReport, reportPaths, writeReportFile} from "../setup/reports.js";
-import {readStateFile, stateFilePath, writeStateFile, type PersistedState, type SetupContext} from "../setup/state.js";
-import type {ModelsData} from "../setup/steps/models.js";
-import type {ReportsData} from "../setup/steps/reports.js";
-import {configFilePath, loadSetupConfig, type ConfigSource} from "../setup/steps/setup-config.js";
-import {fileTimestamp, isStepId, STEP_IDS, type RunOptionsRecord, type StepDefinition, type StepId, type StepRecord} from "../setup/steps/types.js";
 import {isEntryPoint, renderTable} from "./common.js";
 
 const USAGE = `usage: npm run setup -- [options]
@@ -115,77 +119,6 @@ export interface SetupCliDeps {
     stopSignal?: Promise<void>;
 }
 
-const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-const STATUS_MARK: Record<StepRecord["status"], string> = {done: "✔", skipped: "-", denied: "✖", failed: "✘", running: "…", pending: " "};
-
-/** One line per step: a spinner while it runs (on a terminal), then its status, time and summary. */
-class ConsoleProgress implements ProgressSink {
-    private timer: NodeJS.Timeout | null = null;
-    private frame = 0;
-    private line = "";
-    private started = 0;
-
-    constructor(private readonly write: (t: string) => void, private readonly tty: boolean, private readonly total: number) {}
-
-    stepStarted(step: StepRecord): void {
-        this.stop();
-        this.started = Date.now();
-        this.line = `[${step.index}/${this.total}] ${step.title}`;
-        if (!this.tty) {
-            this.write(`→ ${this.line}\n`);
-            return;
-        }
-        this.draw();
-        this.timer = setInterval(() => this.draw(), 100);
-        this.timer.unref();
-    }
-
-    private draw(): void {
-        const secs = ((Date.now() - this.started) / 1000).toFixed(1);
-        this.write(`\r\x1b[2K${SPINNER[this.frame++ % SPINNER.length]} ${this.line} ${secs}s`);
-    }
-
-    stepFinished(step: StepRecord): void {
-        this.stop();
-        const secs = step.duration_ms != null ? `${(step.duration_ms / 1000).toFixed(1)}s` : "";
-        const summary = (step.summary ?? step.reason ?? "").split("\n")[0];
-        this.write(`${this.tty ? "\r\x1b[2K" : ""}${STATUS_MARK[step.status]} [${step.index}/${this.total}] ${step.title}: ${step.status} ${secs}${summary ? `  ${summary}` : ""}\n`);
-        for (const w of step.warnings) this.write(`    warning: ${w}\n`);
-    }
-
-    note(text: string): void {
-        this.pause();
-        this.write(`${text}\n`);
-    }
-
-    pause(): void {
-        if (this.timer && this.tty) this.write("\r\x1b[2K");
-        this.stop();
-    }
-
-    stop(): void {
-        if (this.timer) clearInterval(this.timer);
-        this.timer = null;
-    }
-}
-
-function printPlan(write: (t: string) => void, planned: Awaited<ReturnType<typeof planSetup>>, home: string): void {
-    write(`Setup plan for ${home} (nothing has been changed):\n\n`);
-    planned.forEach((p, i) => {
-        const t = p.task;
-        const tags = [t.required ? "required" : "optional", t.mutates ? "changes files" : "reads only", t.gate ? "git gate first" : null].filter(Boolean).join(", ");
-        write(`${i + 1}. ${t.title} [${t.id}] (${tags})\n`);
-        write(`   ${t.description}\n`);
-        if (p.error) write(`   cannot plan this step now: ${p.error.split("\n").join("\n   ")}\n`);
-        if (p.skip) write(`   would be skipped: ${p.skip.split("\n").join("\n   ")}\n`);
-        // Lines that start with spaces continue the line above (a service plan, a diff): shown as a block.
-        for (const s of p.summary) write(s.startsWith("  ") ? `     ${s.slice(2)}\n` : `   - ${s}\n`);
-        if (p.approvals.length > 0) write(`   approvals it will ask: ${p.approvals.join(", ")}\n`);
-        else if (t.approvals.length > 0) write(`   approvals it may ask, depending on what it finds then: ${t.approvals.join(", ")}\n`);
-        write("\n");
-    });
-}
-
 function summaryTable(ctx: SetupContext): string {
     const rows = ctx.order.map((id) => {
         const s = ctx.steps[id];
@@ -204,10 +137,6 @@ function interruptible(fns: PromptFns, interrupt: () => void): PromptFns {
         throw e;
     });
     return {confirm: (c) => guard(fns.confirm(c)), select: (c) => guard(fns.select(c))};
-}
-
-function newRunId(): string {
-    return `${fileTimestamp()}-${Math.random().toString(16).slice(2, 8)}`;
 }
 
 /** Runs setup; resolves with the exit status. */
@@ -254,10 +183,9 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
 
     if (args.plan) {
         // No folders, no logger file, no git: --plan only reads.
-        const git = new SetupGit(home, env);
-        const machineDeps: MachineDeps = {home, env, configSource, logger: deps.logger ?? createLogger({level: "silent", quiet: true}), out, git, policy, steps: deps.steps};
+        const planDeps = {home, env, configSource, logger: deps.logger ?? createLogger({level: "silent", quiet: true}), out, git: new SetupGit(home, env), steps: deps.steps};
         const input: SetupInput = {runId: "plan", startedAt: new Date().toISOString(), home, options, tasks};
-        printPlan(write, await planSetup(tasks, machineDeps, initialContext(input)), home);
+        write(renderPlan(await planSetup(tasks, planDeps, initialContext(input)), home));
         out("Run it with: npm run setup" + (args.home ? ` -- --home ${JSON.stringify(home)}` : ""));
         return 0;
     }
@@ -306,19 +234,10 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
                 err(`the last setup run (${persisted.run_id}) already finished; run npm run setup without --resume to start a new one.`);
                 return 2;
             }
-            // Flags given now replace the recorded ones, in either direction (--no-serve/--serve, --yes/--no-yes,
-            // --answers); flags not given keep the recorded values; --skip adds steps.
-            const rec = persisted.options;
-            options = {
-                interactive,
-                yes: args.given.yes ? args.yes : rec.yes,
-                answers_file: answers?.path ?? rec.answers_file,
-                serve: args.given.serve ? args.serve : rec.serve,
-                skip: [...new Set([...rec.skip, ...args.skip])]
-            };
-            if (!answers && rec.answers_file) {
+            options = resumedOptions(persisted.options, options, {yes: args.given.yes, serve: args.given.serve, answers: answers != null});
+            if (!answers && options.answers_file) {
                 try {
-                    answers = loadAnswersFile(rec.answers_file);
+                    answers = loadAnswersFile(options.answers_file);
                 } catch (e) {
                     err((e as Error).message);
                     return 2;
@@ -332,9 +251,10 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         }
 
         const logger = deps.logger ?? createLogger({logsDir, name: "setup", quiet: true, level: "info"});
-        const git = new SetupGit(home, env);
+        const foreground = new ForegroundProvider();
         const machineDeps: MachineDeps = {
-            home, env, configSource, logger, out: (t) => progress.note(t), git, policy, steps: deps.steps, progress, launch: deps.launch, signal: abort.signal,
+            home, env, configSource, logger, out: (t) => progress.note(t), git: new SetupGit(home, env), policy, steps: deps.steps, progress, launch: deps.launch,
+            signal: abort.signal, foreground,
             providerLogger: () => deps.logger ?? (() => {
                 const cfg = loadSetupConfig(configSource).config;
                 return createLogger({level: cfg.log_level, logsDir: cfg.paths.logs, name: "provider"});
@@ -343,55 +263,15 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         const machine = createSetupMachine(tasks, machineDeps);
         const input: SetupInput = {runId: persisted && args.resume ? persisted.run_id : newRunId(), startedAt: new Date().toISOString(), home, options, tasks};
 
-        let actor: ReturnType<typeof createActor<typeof machine>>;
+        let actor: SetupActor;
         try {
-            const previous = (persisted?.machine as {context?: SetupContext} | undefined)?.context;
-            if (args.resume && persisted?.status === "aborted") {
-                // An aborted run's machine is in its final state, so there is no snapshot to continue: the machine starts
-                // again with that run's context, and every step it settled passes straight through (isSettled).
-                if (!previous?.steps || !previous.order) throw new Error("the recorded run has no step records");
-                actor = createActor(machine, {input: {...input, resumeFrom: previous}});
-                const at = previous.order.find((id) => !isSettled(previous, id));
-                out(`Resuming run ${persisted.run_id}, aborted${at ? ` at step "${previous.steps[at].title}"` : ""}; the steps it finished are not repeated.`);
-            } else if (args.resume && persisted) {
-                const snap = structuredClone(persisted.machine) as {context?: SetupContext};
-                if (snap.context) {
-                    snap.context.options = options;
-                    // Entry actions do not run again on a restore, so the timeline would not show the step starting over.
-                    const value = persisted.state;
-                    const [step, phase] = value != null && typeof value === "object" ? Object.entries(value as Record<string, unknown>)[0] ?? [] : [];
-                    if (typeof step === "string" && isStepId(step))
-                        snap.context.timeline = [...snap.context.timeline, {step, event: "resumed", at: new Date().toISOString(), pid: process.pid, detail: String(phase)}];
-                }
-                actor = createActor(machine, {input, snapshot: snap as unknown as SnapshotFrom<typeof machine>});
-                out(`Resuming run ${persisted.run_id} at ${JSON.stringify(persisted.state)}; completed steps are not repeated.`);
-            } else {
-                actor = createActor(machine, {input});
-            }
+            const created = createSetupActor(machine, input, args.resume ? persisted : null);
+            actor = created.actor;
+            if (created.note) out(created.note);
         } catch (e) {
             err(`cannot restore ${stateFile}: ${(e as Error).message}. Delete it to start afresh.`);
             return 2;
         }
-
-        const persist = (): void => {
-            const snap = actor.getSnapshot();
-            writeStateFile(stateFile, {
-                version: 1, run_id: snap.context.runId, home, updated_at: new Date().toISOString(), status: snap.context.status,
-                state: snap.value, options: snap.context.options, machine: actor.getPersistedSnapshot()
-            });
-        };
-        const finished = new Promise<SetupContext>((resolve) => {
-            actor.subscribe({
-                next: (snap) => {
-                    persist();
-                    if (snap.status === "done") resolve(snap.context);
-                },
-                error: (e) => {
-                    logger.error({err: (e as Error).message}, "setup machine error");
-                    resolve(actor.getSnapshot().context);
-                }
-            });
-        });
 
         let interrupted = false;
         const onSignal = (): void => {
@@ -408,18 +288,10 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         const isCli = deps.out == null;
         if (isCli) for (const s of signals) process.on(s, onSignal);
 
-        actor.start();
-        persist();
-        const ctx = await finished;
+        const ctx = await runToEnd(actor, {stateFile, home, logger});
         progress.stop();
-        actor.stop();
-
-        // The final report: the reports step wrote one already; this one carries the final statuses and the launch.
         try {
-            const cfg = loadSetupConfig(configSource).config;
-            const models = (ctx.steps.reports.data as ReportsData | null)?.models ?? (ctx.steps.models.data as ModelsData | null);
-            const report = buildSetupReport(ctx, {configFile: configFilePath(configSource), models});
-            writeReportFile(reportPaths(home, cfg.paths.logs).report, report);
+            writeFinalReport(ctx, configSource);
         } catch (e) {
             err(`could not write the final report: ${(e as Error).message}`);
         }
@@ -441,13 +313,11 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         // The setup work is over: a provider serving in this terminal does not keep other setup runs out.
         lock.release();
         if (foreground.server) {
-            const server = foreground.server;
             await (deps.stopSignal ?? new Promise<void>((resolve) => {
                 for (const s of signals) process.once(s, () => resolve());
             }));
             out("Stopping the provider...");
-            await server.close();
-            foreground.server = null;
+            await foreground.close();
         }
         return failed.length > 0 ? 3 : 0;
     } finally {
@@ -455,7 +325,6 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         process.off("exit", releaseOnExit);
     }
 }
-
 
 if (isEntryPoint(import.meta.url)) {
     main(process.argv.slice(2)).then((code) => {

@@ -16,17 +16,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import {confirm as inquirerConfirm, select as inquirerSelect} from "@inquirer/prompts";
-import {Ajv, type ValidateFunction} from "ajv";
 import YAML from "yaml";
-import {projectRoot} from "../config/load.js";
-import type {Answer, ApprovalRecord, ApprovalRequest, StepId} from "./steps/types.js";
-
-export type FailureAction = "retry" | "skip" | "abort";
-
-export interface FailureDecision {
-    action: FailureAction;
-    source: ApprovalRecord["source"];
-}
+import {formatSize} from "./format.js";
+import type {Answer, AnswerSource, ApprovalRecord, ApprovalRequest, FailureAction, FailureDecision} from "./records.js";
+import {schemaProblems} from "./schemas.js";
+import type {StepId} from "./step-ids.js";
 
 /** How often a non-interactive `failure:<id>: retry` retries before falling back to the default. */
 export const MAX_UNATTENDED_RETRIES = 2;
@@ -64,16 +58,6 @@ const ANSWER_WORDS: Record<string, Answer> = {
     deny: "deny", denied: "deny", no: "deny", n: "deny", false: "deny"
 };
 
-let answersValidator: ValidateFunction | null = null;
-
-function validator(): ValidateFunction {
-    if (!answersValidator) {
-        const schema = JSON.parse(fs.readFileSync(path.join(projectRoot, "schemas", "setup_answers.schema.json"), "utf8")) as object;
-        answersValidator = new Ajv({allErrors: true, strict: false}).compile(schema);
-    }
-    return answersValidator;
-}
-
 /** Normalises the path part of `delete:<path>` so `models\a.gguf` and `./models/a.gguf` name the same file. */
 export function normalizeApprovalId(id: string): string {
     if (!id.startsWith("delete:") || id === "delete:all") return id;
@@ -98,9 +82,9 @@ export function parseAnswers(text: string, file: string): AnswersFile {
         throw new Error(`${file}: not valid YAML (${(err as Error).message})`);
     }
     if (parsed == null) parsed = {};
-    const validate = validator();
-    if (!validate(parsed)) {
-        const problems = (validate.errors ?? []).map((e) => {
+    const errors = schemaProblems("setup_answers.schema.json", parsed);
+    if (errors.length > 0) {
+        const problems = errors.map((e) => {
             const key = e.instancePath.slice(1).replace(/~1/g, "/").replace(/~0/g, "~");
             const params = e.params as Record<string, unknown>;
             if (params.additionalProperty) return `"${String(params.additionalProperty)}" is not a known approval id or failure:<step> key`;
@@ -129,15 +113,8 @@ export function loadAnswersFile(file: string): AnswersFile {
     return parseAnswers(text, path.resolve(file));
 }
 
-function record(req: ApprovalRequest, step: StepId, answer: Answer, source: ApprovalRecord["source"]): ApprovalRecord {
+function record(req: ApprovalRequest, step: StepId, answer: Answer, source: AnswerSource): ApprovalRecord {
     return {id: req.id, step, what: req.title, answer, source, at: new Date().toISOString()};
-}
-
-export function formatSize(n: number): string {
-    if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GB`;
-    if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MB`;
-    if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
-    return `${n} B`;
 }
 
 /**

@@ -7,15 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {simpleGit, type SimpleGit} from "simple-git";
-
-export interface CommitRecord {
-    hash: string;
-    message: string;
-    /** The step whose gate (or own work) made the commit. */
-    step: string;
-    at: string;
-    files: number;
-}
+import type {CommitRecord} from "./records.js";
 
 /** What `switchBranch` did with the setup branch. */
 export interface BranchResult {
@@ -98,7 +90,10 @@ export interface IgnoreRule {
     why: string;
 }
 
-/** The rules the issue requires, plus the configured models/logs folders and key file when they live in the home. */
+/**
+ * What the home's .gitignore must cover before the first commit (model folders and weights, partial downloads, logs),
+ * plus the configured models/logs folders and key file when they live in the home.
+ */
 export function requiredIgnoreRules(home: string, opts: {modelsDir: string; logsDir: string; keyFile: string | null}): IgnoreRule[] {
     const rules: IgnoreRule[] = [
         {pattern: "models/", probes: ["models/zc-setup-probe.bin", "models/sub/zc-setup-probe.bin"], why: "model folders"},

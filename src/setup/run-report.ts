@@ -5,20 +5,18 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import {Ajv, type ValidateFunction} from "ajv";
-import {projectRoot} from "../config/load.js";
-import {formatSize} from "./approvals.js";
-import type {CommitRecord} from "./git.js";
-import type {ErrorRecord, LaunchRecord, SetupContext, TimelineEvent} from "./state.js";
+import {formatSize} from "./format.js";
+import type {ApprovalRecord, CommitRecord, ErrorRecord, LaunchRecord, RunOptionsRecord, SetupContext, StepRecord, TimelineEvent} from "./records.js";
+import {validateReport} from "./schemas.js";
+import type {StepId} from "./step-ids.js";
 import {editorSnippets} from "./steps/editor-snippets.js";
-import type {ConfigData} from "./steps/config.js";
 import type {EndpointResult, EndpointsData} from "./steps/endpoints.js";
+import type {ServiceData} from "./steps/install-service.js";
 import type {LazyLoadData} from "./steps/lazy-load.js";
 import type {ModelRow, ModelsData} from "./steps/models.js";
 import type {SafetyData} from "./steps/safety.js";
-import type {ServiceData} from "./steps/service.js";
 import type {TestsData} from "./steps/tests.js";
-import type {ApprovalRecord, RunOptionsRecord, StepId, StepRecord} from "./steps/types.js";
+import type {ConfigData} from "./steps/write-config.js";
 
 export const REPORT_FILE_NAME = "provider_setup_report.json";
 export const SUMMARY_FILE_NAME = "MODEL_MIGRATION_SUMMARY.md";
@@ -53,22 +51,6 @@ export interface SetupReport {
     next_steps: string[];
 }
 
-const validators = new Map<string, ValidateFunction>();
-const ajv = new Ajv({allErrors: true, strict: false});
-
-/** Validates a report against a schema shipped in schemas/; throws with every problem listed. */
-export function validateReport(schemaFile: string, data: unknown): void {
-    let v = validators.get(schemaFile);
-    if (!v) {
-        v = ajv.compile(JSON.parse(fs.readFileSync(path.join(projectRoot, "schemas", schemaFile), "utf8")) as object);
-        validators.set(schemaFile, v);
-    }
-    if (!v(data)) {
-        const problems = (v.errors ?? []).map((e) => `${e.instancePath || "/"}: ${e.message ?? e.keyword}`);
-        throw new Error(`report does not match schemas/${schemaFile}:\n  ${problems.join("\n  ")}`);
-    }
-}
-
 function dataOf<T>(ctx: SetupContext, id: StepId): T | null {
     return (ctx.steps[id]?.data ?? null) as T | null;
 }
@@ -79,7 +61,7 @@ function rel(home: string, p: string | null): string | null {
     return r.startsWith("..") || path.isAbsolute(r) ? p : r.split(path.sep).join("/");
 }
 
-/** The report as data, from the machine's context (and, from step 9, the index rescanned after deletions). */
+/** The report as data, from the machine's context (and, from the reports step, the index rescanned after deletions). */
 export function buildSetupReport(ctx: SetupContext, opts: {configFile: string; models?: ModelsData | null; now?: Date}): SetupReport {
     const now = opts.now ?? new Date();
     const models = opts.models ?? dataOf<ModelsData>(ctx, "models");

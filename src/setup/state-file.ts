@@ -1,5 +1,5 @@
 /**
- * The setup run's context and its persistence in logs/setup_state.json.
+ * logs/setup_state.json: the run's persisted state.
  *
  * The machine's persisted snapshot (XState's own, context included) is written after every transition,
  * synchronously and atomically (temp file + rename), so a crash or a power cut leaves either the previous or the
@@ -8,79 +8,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type {FailureAction} from "./approvals.js";
-import type {CommitRecord} from "./git.js";
-import type {Answer, ApprovalRecord, ApprovalRequest, RunOptionsRecord, StepId, StepRecord} from "./steps/types.js";
+import type {PersistedState} from "./records.js";
 
 export const STATE_FILE_NAME = "setup_state.json";
-
-export interface TimelineEvent {
-    step: StepId | "serve";
-    /** `resumed`: a --resume run restored the machine in this step (its `detail` is the phase that starts over). */
-    event: "gate" | "prepare" | "approve" | "apply" | "done" | "skipped" | "denied" | "failed" | "retry" | "abort" | "launched" | "resumed";
-    at: string;
-    /** The process that recorded it: a resumed run shows a second pid. */
-    pid: number;
-    detail?: string;
-}
-
-export interface ErrorRecord {
-    step: StepId | "serve";
-    phase: "gate" | "prepare" | "approve" | "apply" | "failure" | "launch";
-    message: string;
-    at: string;
-}
-
-export interface PreparedRecord {
-    step: StepId;
-    summary: string[];
-    approvals: ApprovalRequest[];
-    data: unknown;
-    skip: string | null;
-}
-
-export interface LaunchRecord {
-    mode: "service" | "foreground" | "none";
-    url: string | null;
-    detail: string;
-}
-
-export interface SetupContext {
-    runId: string;
-    startedAt: string;
-    finishedAt: string | null;
-    home: string;
-    options: RunOptionsRecord;
-    order: StepId[];
-    steps: Record<StepId, StepRecord>;
-    /** The step in progress: what its prepare half found. */
-    current: PreparedRecord | null;
-    /** Answers for the step in progress, by approval id. */
-    decisions: Record<string, Answer>;
-    approvals: ApprovalRecord[];
-    commits: CommitRecord[];
-    errors: ErrorRecord[];
-    timeline: TimelineEvent[];
-    /** The last failure, for the failure state's question. */
-    lastError: {step: StepId; message: string} | null;
-    /** How each failed step was resolved. */
-    failureActions: Array<{step: StepId; action: FailureAction; source: ApprovalRecord["source"]; at: string}>;
-    status: "running" | "completed" | "aborted";
-    launch: LaunchRecord | null;
-}
-
-export interface PersistedState {
-    version: 1;
-    run_id: string;
-    home: string;
-    updated_at: string;
-    status: SetupContext["status"];
-    /** The state the machine is in, for people reading the file (`{"safety":"approve"}`). */
-    state: unknown;
-    options: RunOptionsRecord;
-    /** XState's persisted snapshot; restored by --resume. */
-    machine: unknown;
-}
 
 export function stateFilePath(logsDir: string): string {
     return path.join(logsDir, STATE_FILE_NAME);

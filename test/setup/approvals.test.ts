@@ -7,7 +7,7 @@ import {projectRoot} from "../../src/config/load.js";
 import {
     decideApprovals, decideFailure, deleteApprovalId, loadAnswersFile, normalizeApprovalId, parseAnswers, type ApprovalPolicy, type PromptFns
 } from "../../src/setup/approvals.js";
-import type {ApprovalRequest} from "../../src/setup/steps/types.js";
+import type {ApprovalRequest} from "../../src/setup/records.js";
 
 const del = (p: string): ApprovalRequest => ({id: `delete:${p}`, kind: "delete", title: `Delete ${p}`, details: `${p}: a duplicate`, path: p, size_bytes: 1024, reason: "duplicate"});
 const service: ApprovalRequest = {id: "service:install", kind: "service", title: "Install the service", details: "write a unit, enable it"};

@@ -3,7 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {afterAll, describe, expect, test} from "vitest";
-import {outcome, STEP_IDS, type StepDefinition, type StepId} from "../../src/setup/steps/types.js";
+import {STEP_IDS, type StepId} from "../../src/setup/step-ids.js";
+import {outcome, type StepDefinition} from "../../src/setup/steps/contract.js";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
 import {commitsOf, git, readReport, runSetup} from "./helpers.js";
 

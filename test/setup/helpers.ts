@@ -9,9 +9,13 @@ import {main, type SetupCliDeps} from "../../src/cli/setup.js";
 import type {ProviderConfigFile} from "../../src/config/schema.js";
 import {silentLogger} from "../../src/log/logger.js";
 import {ALLOWED_GIT_ENV, gitEnvironment, SetupGit} from "../../src/setup/git.js";
-import {initialContext, loadTasklist, makeStepContext, type MachineDeps} from "../../src/setup/machine.js";
-import type {SetupReport} from "../../src/setup/reports.js";
-import type {StepContext, StepId} from "../../src/setup/steps/types.js";
+import type {MachineDeps} from "../../src/setup/machine.js";
+import {initialContext} from "../../src/setup/run-context.js";
+import type {SetupReport} from "../../src/setup/run-report.js";
+import {makeStepContext} from "../../src/setup/step-context.js";
+import type {StepId} from "../../src/setup/step-ids.js";
+import type {StepContext} from "../../src/setup/steps/contract.js";
+import {loadTasklist} from "../../src/setup/tasklist.js";
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
 

@@ -4,7 +4,7 @@ import {afterAll, expect, test} from "vitest";
 import {main} from "../../src/cli/setup.js";
 import {silentLogger} from "../../src/log/logger.js";
 import type {PromptFns} from "../../src/setup/approvals.js";
-import {validateReport} from "../../src/setup/reports.js";
+import {validateReport} from "../../src/setup/schemas.js";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
 import {readReport, testEnv, testOverrides} from "./helpers.js";
 

@@ -7,10 +7,13 @@ import {silentLogger} from "../../src/log/logger.js";
 import type {ApprovalPolicy, PromptFns} from "../../src/setup/approvals.js";
 import {simpleGit} from "simple-git";
 import {ALLOWED_GIT_ENV, gitEnvironment, SetupGit} from "../../src/setup/git.js";
-import {createSetupMachine, loadTasklist, parseTasklist, TASKLIST_FILE, type MachineDeps, type SetupInput} from "../../src/setup/machine.js";
-import type {SetupContext} from "../../src/setup/state.js";
+import {createSetupMachine, type MachineDeps} from "../../src/setup/machine.js";
+import type {SetupContext} from "../../src/setup/records.js";
+import type {SetupInput} from "../../src/setup/run-context.js";
+import {STEP_IDS, type StepId} from "../../src/setup/step-ids.js";
+import {outcome, StepError, type StepDefinition} from "../../src/setup/steps/contract.js";
 import {STEP_IMPLEMENTATIONS} from "../../src/setup/steps/index.js";
-import {outcome, STEP_IDS, StepError, type StepDefinition, type StepId} from "../../src/setup/steps/types.js";
+import {loadTasklist, parseTasklist, TASKLIST_FILE} from "../../src/setup/tasklist.js";
 import {makeHome, removeHome} from "../helpers/home.js";
 import {testEnv} from "./helpers.js";
 

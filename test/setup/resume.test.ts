@@ -4,10 +4,12 @@ import path from "node:path";
 import {execa} from "execa";
 import {afterAll, describe, expect, test} from "vitest";
 import {projectRoot} from "../../src/config/load.js";
-import {validateReport} from "../../src/setup/reports.js";
-import {readStateFile, type LaunchRecord} from "../../src/setup/state.js";
+import type {LaunchRecord} from "../../src/setup/records.js";
+import {validateReport} from "../../src/setup/schemas.js";
+import {readStateFile} from "../../src/setup/state-file.js";
+import {STEP_IDS, type StepId} from "../../src/setup/step-ids.js";
+import {StepError, type StepDefinition} from "../../src/setup/steps/contract.js";
 import {STEP_IMPLEMENTATIONS} from "../../src/setup/steps/index.js";
-import {STEP_IDS, StepError, type StepDefinition, type StepId} from "../../src/setup/steps/types.js";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
 import {commitsOf, FIXTURES, readReport, runSetup, testEnv} from "./helpers.js";
 

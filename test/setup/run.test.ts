@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {afterAll, describe, expect, test} from "vitest";
-import {validateReport} from "../../src/setup/reports.js";
+import {validateReport} from "../../src/setup/schemas.js";
 import type {EndpointsData} from "../../src/setup/steps/endpoints.js";
 import type {SafetyData} from "../../src/setup/steps/safety.js";
 import type {TestResultsFile} from "../../src/setup/steps/tests.js";

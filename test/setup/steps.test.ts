@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {afterAll, describe, expect, test} from "vitest";
 import {isProcessAlive} from "../../src/watchdog/process.js";
-import {serviceStep} from "../../src/setup/steps/service.js";
+import {serviceStep} from "../../src/setup/steps/install-service.js";
 import {configuredShellCommand, defaultTestCommand, RESULTS_ENV, testsStep, type TestResultsFile} from "../../src/setup/steps/tests.js";
 import {makeHome, removeHome} from "../helpers/home.js";
 import {stepContext, testEnv} from "./helpers.js";

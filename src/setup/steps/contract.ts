@@ -8,43 +8,10 @@
  */
 import type {ProviderConfig} from "../../config/load.js";
 import type {Logger} from "../../log/logger.js";
-import type {CommitRecord, SetupGit} from "../git.js";
-import type {SetupContext} from "../state.js";
+import type {SetupGit} from "../git.js";
+import type {Answer, ApprovalRequest, CommitRecord, SetupContext, StepRecord} from "../records.js";
+import type {StepId} from "../step-ids.js";
 import type {ConfigSource} from "./setup-config.js";
-
-export const STEP_IDS = ["repo", "models", "endpoints", "config", "lazy-load", "service", "tests", "safety", "reports"] as const;
-export type StepId = typeof STEP_IDS[number];
-
-export function isStepId(v: string): v is StepId {
-    return (STEP_IDS as readonly string[]).includes(v);
-}
-
-export type StepStatus = "pending" | "running" | "done" | "skipped" | "failed" | "denied";
-
-export type Answer = "approve" | "deny";
-
-/** Something destructive or system-wide the user must approve; `id` is the stable approval id. */
-export interface ApprovalRequest {
-    id: string;
-    kind: "delete" | "service" | "config" | "git";
-    /** One line: what approving does. */
-    title: string;
-    /** What will change, shown before the question (a diff, a service plan, a file with its reason and size). */
-    details: string;
-    /** Deletion candidates: answered per file, or all at once with `delete:all`. */
-    path?: string;
-    size_bytes?: number;
-    reason?: string;
-}
-
-export interface ApprovalRecord {
-    id: string;
-    step: StepId;
-    what: string;
-    answer: Answer;
-    source: "prompt" | "answers_file" | "yes_flag" | "default";
-    at: string;
-}
 
 export interface Prepared<P = unknown> {
     /** Lines describing what the step would change (shown by --plan and before approval prompts). */
@@ -68,26 +35,6 @@ export interface StepOutcome {
     reason?: string;
 }
 
-/** One step's record in the machine's context and in the report. */
-export interface StepRecord {
-    id: StepId;
-    index: number;
-    title: string;
-    required: boolean;
-    mutates: boolean;
-    status: StepStatus;
-    attempts: number;
-    started_at: string | null;
-    finished_at: string | null;
-    duration_ms: number | null;
-    summary: string | null;
-    reason: string | null;
-    findings: string[];
-    warnings: string[];
-    errors: string[];
-    data: Record<string, unknown> | null;
-}
-
 export interface StepContext {
     stepId: StepId;
     home: string;
@@ -107,15 +54,6 @@ export interface StepContext {
     /** prepare() was called by --plan: nothing has run before it, and it must only read. */
     planOnly: boolean;
     signal: AbortSignal;
-}
-
-/** How the run was started; persisted with the state so --resume continues the same way. */
-export interface RunOptionsRecord {
-    interactive: boolean;
-    yes: boolean;
-    answers_file: string | null;
-    serve: boolean;
-    skip: StepId[];
 }
 
 export interface StepDefinition<P = unknown> {

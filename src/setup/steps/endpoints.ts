@@ -1,6 +1,6 @@
 /** Step 3: the provider answers on every route editors use, checked against the real server. */
 import {startCheckServer, routeName, type CheckServer} from "./provider-check.js";
-import {defineStep, outcome, StepError} from "./types.js";
+import {defineStep, outcome, StepError} from "./contract.js";
 
 export interface EndpointResult {
     endpoint: string;

@@ -1,14 +1,15 @@
 /** Every step's implementation, by the id the tasklist (tasks/provider-setup.yaml) uses. */
-import {configStep} from "./config.js";
+import type {StepId} from "../step-ids.js";
+import type {StepDefinition} from "./contract.js";
 import {endpointsStep} from "./endpoints.js";
+import {serviceStep} from "./install-service.js";
 import {lazyLoadStep} from "./lazy-load.js";
 import {modelsStep} from "./models.js";
 import {repoStep} from "./repo.js";
-import {reportsStep} from "./reports.js";
 import {safetyStep} from "./safety.js";
-import {serviceStep} from "./service.js";
 import {testsStep} from "./tests.js";
-import type {StepDefinition, StepId} from "./types.js";
+import {configStep} from "./write-config.js";
+import {reportsStep} from "./write-reports.js";
 
 export const STEP_IMPLEMENTATIONS: Readonly<Record<StepId, StepDefinition<unknown>>> = {
     "repo": repoStep,

@@ -4,7 +4,7 @@
  * manager restarts a provider that exits, the watchdog one that hangs).
  */
 import {applyServicePlan, buildServicePlan, defaultProbe, describePlan, serviceSupport, type ServicePlan, type SystemProbe} from "../../service/index.js";
-import {defineStep, outcome, StepError, type StepContext} from "./types.js";
+import {defineStep, outcome, StepError, type StepContext} from "./contract.js";
 
 /** This machine, seen through the run's environment (PATH, XDG_CONFIG_HOME, SUDO_USER), which tests isolate. */
 function probeFor(ctx: StepContext): SystemProbe {

@@ -3,7 +3,7 @@ import path from "node:path";
 import {externalSourcesFor} from "../../registry/external.js";
 import {scanModels} from "../../registry/scan.js";
 import type {ModelEntry} from "../../registry/types.js";
-import {defineStep, outcome} from "./types.js";
+import {defineStep, outcome} from "./contract.js";
 
 /** One row of the models table in the reports. */
 export interface ModelRow {

@@ -13,7 +13,7 @@ import {DownloadManager} from "../../download/manager.js";
 import {writeTestModel} from "../../gguf/test-model.js";
 import type {ModelEntry} from "../../registry/types.js";
 import {startServer, type RunningServer} from "../../server/serve.js";
-import type {StepContext} from "./types.js";
+import type {StepContext} from "./contract.js";
 
 export interface HttpResult {
     status: number;
@@ -54,7 +54,7 @@ async function start(ctx: StepContext, config: ProviderConfig, external: boolean
         else if (mountDownloads) {
             // A server that does not mount the download routes itself: mount them for the check (only an invalid body
             // is sent, so nothing downloads).
-            registerDownloadRoutes(app, {config, logger: ctx.logger, downloads: manager, rescan: async () => serverRef?.provider.registry.rescan()});
+            registerDownloadRoutes(app, {config, logger: ctx.logger, downloads: manager, rescan: async () => serverRef?.runtime.registry.rescan()});
             downloads = "mounted";
         }
     }];
@@ -79,7 +79,7 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
     let model: ModelEntry | null;
     try {
         ({server, downloads} = await start(ctx, config, true, opts.mountDownloads));
-        model = pickSmallestModel(server.provider.registry.models());
+        model = pickSmallestModel(server.runtime.registry.models());
         if (!model) {
             await server.close(1000);
             const models = path.join(tmp, "models");
@@ -94,7 +94,7 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
             };
             generated = true;
             ({server, downloads} = await start(ctx, testConfig, false, opts.mountDownloads));
-            model = pickSmallestModel(server.provider.registry.models());
+            model = pickSmallestModel(server.runtime.registry.models());
             if (!model) {
                 await server.close(1000);
                 throw new Error("the generated test model was not listed by the server");

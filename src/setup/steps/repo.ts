@@ -1,8 +1,9 @@
 /** Step 1: the provider home's folders, a .gitignore that keeps weights and secrets out, the repo, the branch. */
 import fs from "node:fs";
 import path from "node:path";
-import {literallyCovered, NO_IDENTITY_HELP, requiredIgnoreRules, SETUP_IDENTITY, type BranchResult, type CommitRecord, type IgnoreRule, type SetupGit} from "../git.js";
-import {defineStep, outcome, StepError, type StepContext} from "./types.js";
+import {literallyCovered, NO_IDENTITY_HELP, requiredIgnoreRules, SETUP_IDENTITY, type BranchResult, type IgnoreRule, type SetupGit} from "../git.js";
+import type {CommitRecord} from "../records.js";
+import {defineStep, outcome, StepError, type StepContext} from "./contract.js";
 
 export const HOME_FOLDERS = ["test", "documentation", "models", "scripts", "logs", "config", "registry"];
 

@@ -9,10 +9,11 @@ import {isInside} from "../../download/names.js";
 import {readIndex} from "../../registry/index-file.js";
 import {scanModels} from "../../registry/scan.js";
 import type {ModelEntry} from "../../registry/types.js";
-import {deleteApprovalId, formatSize} from "../approvals.js";
-import type {CommitRecord} from "../git.js";
+import {deleteApprovalId} from "../approvals.js";
+import {formatSize} from "../format.js";
+import type {ApprovalRequest, CommitRecord} from "../records.js";
+import {defineStep, outcome, StepError, type StepContext} from "./contract.js";
 import {keyFileRelative} from "./repo.js";
-import {defineStep, outcome, StepError, type ApprovalRequest, type StepContext} from "./types.js";
 
 export interface CandidateRow {
     approval_id: string;

@@ -9,8 +9,8 @@ import {projectRoot} from "../../config/load.js";
 import {quotePosixArg} from "../../service/quote.js";
 import {execaRunner} from "../../service/runner.js";
 import {windowsKillTreeCommand} from "../../watchdog/process.js";
-import {validateReport} from "../reports.js";
-import {defineStep, fileTimestamp, outcome, StepError} from "./types.js";
+import {validateReport} from "../schemas.js";
+import {defineStep, fileTimestamp, outcome, StepError} from "./contract.js";
 
 /**
  * `{results_json}` in setup.test_command stands for the path vitest should write its JSON report to. It becomes a

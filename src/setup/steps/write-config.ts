@@ -11,7 +11,7 @@ import {defaultConfigFile, SEED_DEFAULT_API_KEY} from "../../config/schema.js";
 import {editorSnippets} from "./editor-snippets.js";
 import {DEFAULT_KEY_FILE} from "./repo.js";
 import {configFilePath, readRawConfig} from "./setup-config.js";
-import {defineStep, outcome, StepError, type StepContext} from "./types.js";
+import {defineStep, outcome, StepError, type StepContext} from "./contract.js";
 
 type Json = Record<string, unknown>;
 

@@ -3,13 +3,13 @@ import fs from "node:fs";
 import path from "node:path";
 import {externalSourcesFor} from "../../registry/external.js";
 import {scanModels} from "../../registry/scan.js";
-import type {CommitRecord} from "../git.js";
-import {keyFileRelative} from "./repo.js";
-import {buildSetupReport, renderMigrationSummary, reportPaths, writeReportFile} from "../reports.js";
-import type {SetupContext} from "../state.js";
+import {providerBaseUrl} from "../provider-url.js";
+import type {CommitRecord, SetupContext} from "../records.js";
+import {buildSetupReport, renderMigrationSummary, reportPaths, writeReportFile} from "../run-report.js";
+import {defineStep, outcome} from "./contract.js";
 import {summarizeModels, type ModelsData} from "./models.js";
+import {keyFileRelative} from "./repo.js";
 import {configFilePath} from "./setup-config.js";
-import {defineStep, outcome} from "./types.js";
 
 export interface ReportsData {
     report_file: string;
@@ -17,11 +17,6 @@ export interface ReportsData {
     index_file: string;
     models: ModelsData;
     commit: string | null;
-}
-
-export function providerBaseUrl(host: string, port: number): string {
-    const h = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
-    return `http://${h.includes(":") ? `[${h}]` : h}:${port}`;
 }
 
 export const reportsStep = defineStep<Record<string, never>>({
