@@ -314,9 +314,12 @@ export class ModelManager {
         const t0 = this.now();
         const wasLoaded = isServing(record.phase) && record.runner?.alive === true;
         await this.ensureLoaded(record, opts.numCtx);
+        const runner = record.runner;
+        // the runner can die between its load and this job's turn
+        if (!runner) throw new ProviderError("crashed", `model '${record.entry.name}' stopped unexpectedly (${record.reason ?? "runner exited"}); it will be loaded again on the next request`);
         record.lastUsed = this.now();
         return {
-            runner: record.runner!,
+            runner,
             loadMs: wasLoaded ? 0 : this.now() - t0,
             contextSize: record.contextSize,
             contextCapped: opts.numCtx != null && opts.numCtx > record.contextSize,
