@@ -13,6 +13,7 @@ import type {Capability, GenerationResult, Job, JobOptions, LocalJob} from "./jo
 import {ModelManager, type Lease, type Ticket} from "./manager.js";
 import type {MemoryProbe} from "./memory-probe.js";
 import type {ChatMessage} from "./protocol.js";
+import type {RunnerFactory} from "./runner.js";
 import {RegistryService} from "./registry-service.js";
 import {mergeSampling} from "./sampling.js";
 
@@ -24,7 +25,7 @@ export interface RuntimeOptions {
     sweepIntervalMs?: number;
     upstreams?: UpstreamsOptions;
     /** Builds the runner for a model (tests pass a stand-in); the manager's default starts a child process. */
-    createRunner?: ConstructorParameters<typeof ModelManager>[1] extends infer O ? O extends {createRunner?: infer F} ? F : never : never;
+    createRunner?: RunnerFactory;
 }
 
 /** Where a requested name is served. */
