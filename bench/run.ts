@@ -1,16 +1,37 @@
 /**
  * `npm run bench`: the server against raw node-llama-cpp in this same process, on a tiny generated model and on
- * one of realistic shape (~0.4B parameters, q8_0). Prints ratios; asserts nothing. Threads: 1 (see the reference).
+ * one of realistic shape (~0.4B parameters, q8_0). Prints ratios; asserts nothing. Both sides use the same thread
+ * count (default 1), so the ratios compare like with like.
  */
 import {spawn, type ChildProcess} from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import {getLlama, LlamaChat, type ChatHistoryItem} from "node-llama-cpp";
-import {writeTestModel} from "../src/gguf/test-model.js";
+import type {ChatHistoryItem} from "node-llama-cpp";
+import {formatUsageError, parseCliOrExit, UsageError} from "../src/cli/args.js";
+
+const USAGE = `usage: npm run bench -- [options]
+Compares the server with raw node-llama-cpp on generated models; prints the ratios, asserts nothing.
+  --threads N      CPU threads for both (default: BENCH_THREADS, else 1)
+  --out FILE       also write the results to FILE (default: BENCH_OUT, if set)`;
+
+const {values: args} = parseCliOrExit({usage: USAGE, options: {threads: {type: "string"}, out: {type: "string"}}});
+
+function threadCount(text: string, from: string): number {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) {
+        process.stderr.write(formatUsageError(new UsageError(`${from}: expected a whole number of threads (1 or more), got ${JSON.stringify(text)}`, USAGE)));
+        process.exit(2);
+    }
+    return n;
+}
 
 const KEY = "bench-key";
-const THREADS = Number(process.env.BENCH_THREADS ?? 1);
+const THREADS = args.threads != null ? threadCount(args.threads, "--threads") : threadCount(process.env.BENCH_THREADS ?? "1", "BENCH_THREADS");
+const OUT_FILE = args.out ?? process.env.BENCH_OUT;
+// The engine and the model generator load only after the arguments are known good, so --help answers at once.
+const {getLlama, LlamaChat} = await import("node-llama-cpp");
+const {writeTestModel} = await import("../src/gguf/test-model.js");
 
 function pct(values: number[], p: number): number {
     const s = [...values].sort((a, b) => a - b);
@@ -163,7 +184,7 @@ async function main() {
         await new Promise((r) => server.once("exit", r));
         await fs.rm(home, {recursive: true, force: true});
     }
-    if (process.env.BENCH_OUT) await fs.writeFile(process.env.BENCH_OUT, lines.join("\n") + "\n");
+    if (OUT_FILE) await fs.writeFile(OUT_FILE, lines.join("\n") + "\n");
 }
 
 await main();

@@ -5,29 +5,38 @@
  * projectors) and what other tools should remove. Deletes nothing unless asked: `--delete` offers the candidates
  * to tick and asks for confirmation; `--approve PATH --yes` deletes exactly the named candidates (scripts).
  */
-import {checkbox, confirm} from "@inquirer/prompts";
-import cliProgress from "cli-progress";
-import {AuditError, buildSafeToDeleteList, deleteApproved} from "../audit/safe-to-delete.js";
-import {createLogger} from "../log/logger.js";
-import {externalSourcesFor} from "../registry/external.js";
-import {scanModels} from "../registry/scan.js";
+import {CONFIG_OPTIONS, CONFIG_USAGE, parseCliOrExit} from "./args.js";
 import {formatBytes, loadConfigForCli, renderTable} from "./common.js";
 
-const {config, rest} = loadConfigForCli();
-const json = rest.includes("--json");
-const wantDelete = rest.includes("--delete");
-const yes = rest.includes("--yes");
-const approved: string[] = [];
-for (let i = 0; i < rest.length; i++) {
-    if (rest[i] === "--approve") {
-        const v = rest[++i];
-        if (!v) {
-            process.stderr.write("error: --approve needs a path\n");
-            process.exit(2);
-        }
-        approved.push(v);
-    } else if (rest[i]!.startsWith("--approve=")) approved.push(rest[i]!.slice("--approve=".length));
+const USAGE = `usage: npm run audit -- [options]
+Lists what can be deleted safely from models_dir, and what other tools' stores should remove. Deletes nothing
+unless asked.
+  --json           print the report as JSON
+  --delete         choose candidates to delete on a terminal, then confirm
+  --approve PATH   delete exactly this candidate (repeatable); needs --yes
+  --yes            confirm the deletion named by --approve
+${CONFIG_USAGE}`;
+
+const {values} = parseCliOrExit({
+    usage: USAGE,
+    options: {...CONFIG_OPTIONS, json: {type: "boolean"}, delete: {type: "boolean"}, yes: {type: "boolean"}, approve: {type: "string", multiple: true}}
+});
+const json = values.json === true;
+const wantDelete = values.delete === true;
+const yes = values.yes === true;
+const approved: string[] = values.approve ?? [];
+if (approved.length > 0 && !yes) {
+    process.stderr.write("error: --approve deletes files; add --yes to confirm\n");
+    process.exit(2);
 }
+
+const config = await loadConfigForCli(values);
+const {checkbox, confirm} = await import("@inquirer/prompts");
+const {default: cliProgress} = await import("cli-progress");
+const {AuditError, buildSafeToDeleteList, deleteApproved} = await import("../audit/safe-to-delete.js");
+const {createLogger} = await import("../log/logger.js");
+const {externalSourcesFor} = await import("../registry/external.js");
+const {scanModels} = await import("../registry/scan.js");
 
 const logger = createLogger({level: config.log_level, logsDir: config.paths.logs, name: "audit", quiet: true});
 const external = externalSourcesFor(config, logger);
@@ -90,10 +99,6 @@ async function runDelete(paths: string[]): Promise<void> {
 }
 
 if (approved.length > 0) {
-    if (!yes) {
-        process.stderr.write("error: --approve deletes files; add --yes to confirm\n");
-        process.exit(2);
-    }
     await runDelete(approved);
 } else if (wantDelete && report.candidates.length > 0) {
     if (!process.stdin.isTTY) {

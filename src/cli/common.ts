@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import {pathToFileURL} from "node:url";
-import {ConfigError, loadConfig, parseCommonArgs, type ProviderConfig} from "../config/load.js";
+import type {ProviderConfig} from "../config/load.js";
 
 /** True when the module at `moduleUrl` was started as the program (not imported by a test). */
 export function isEntryPoint(moduleUrl: string): boolean {
@@ -13,11 +13,14 @@ export function isEntryPoint(moduleUrl: string): boolean {
     }
 }
 
-/** Loads the config for a CLI entry point; a ConfigError prints its message and exits 2 (no stack trace). */
-export function loadConfigForCli(argv: string[] = process.argv.slice(2)): {config: ProviderConfig; rest: string[]} {
+/**
+ * Loads the config for a CLI entry point from its parsed `--home` / `--config`; a ConfigError prints its message and
+ * exits 2 (no stack trace). The loader is imported here, not at the top, so that `--help` never pays for it.
+ */
+export async function loadConfigForCli(paths: {home?: string; config?: string}): Promise<ProviderConfig> {
+    const {ConfigError, loadConfig} = await import("../config/load.js");
     try {
-        const {home, configPath, rest} = parseCommonArgs(argv);
-        return {config: loadConfig({home, configPath}), rest};
+        return loadConfig({home: paths.home, configPath: paths.config});
     } catch (err) {
         if (err instanceof ConfigError) {
             process.stderr.write(`error: ${err.message}\n`);

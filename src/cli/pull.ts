@@ -4,23 +4,31 @@
  * Downloads into models_dir with a progress bar, verifies the sha256, and updates the registry index. Interrupted
  * (Ctrl-C, network loss, power cut), it leaves a `.part` file: the same command run again resumes from it.
  */
-import cliProgress from "cli-progress";
-import {DownloadError} from "../download/errors.js";
-import {DownloadManager, type DownloadProgressEvent} from "../download/manager.js";
-import {createLogger} from "../log/logger.js";
-import {externalSourcesFor} from "../registry/external.js";
-import {scanModels} from "../registry/scan.js";
+import type {DownloadProgressEvent} from "../download/manager.js";
+import {CONFIG_OPTIONS, CONFIG_USAGE, parseCliOrExit} from "./args.js";
 import {formatBytes, loadConfigForCli} from "./common.js";
 
-const USAGE = "usage: npm run pull -- <hf:org/repo:QUANT | hf:org/repo/file.gguf | hf.co/org/repo:QUANT | https://…/file.gguf> [--no-projector]";
+const USAGE = `usage: npm run pull -- <model> [options]
+Downloads one model into models_dir, verifies its sha256 and updates the registry index. Run again to resume.
+  <model>          hf:org/repo:QUANT, hf:org/repo/file.gguf, hf.co/org/repo:QUANT or https://…/file.gguf
+  --no-projector   skip the vision projector a repository offers beside the model
+${CONFIG_USAGE}`;
 
-const {config, rest} = loadConfigForCli();
-const noProjector = rest.includes("--no-projector");
-const refs = rest.filter((a) => !a.startsWith("--"));
-if (refs.length !== 1 || rest.includes("--help") || rest.includes("-h")) {
-    process.stderr.write(`${USAGE}\n`);
-    process.exit(refs.length === 1 ? 0 : 2);
-}
+const {values, positionals} = parseCliOrExit({
+    usage: USAGE,
+    options: {...CONFIG_OPTIONS, "no-projector": {type: "boolean"}},
+    positionals: {min: 1, max: 1, name: "model to download"}
+});
+const noProjector = values["no-projector"] === true;
+const ref = positionals[0]!;
+
+const config = await loadConfigForCli(values);
+const {default: cliProgress} = await import("cli-progress");
+const {DownloadError} = await import("../download/errors.js");
+const {DownloadManager} = await import("../download/manager.js");
+const {createLogger} = await import("../log/logger.js");
+const {externalSourcesFor} = await import("../registry/external.js");
+const {scanModels} = await import("../registry/scan.js");
 
 // The log file keeps the details (retries, resume offsets); the terminal shows the bar.
 const logger = createLogger({level: config.log_level, logsDir: config.paths.logs, name: "pull", quiet: true});
@@ -35,9 +43,9 @@ function fail(err: unknown): never {
     process.exit(1);
 }
 
-const input: unknown = noProjector ? {model: refs[0], projector: false} : refs[0];
+const input: unknown = noProjector ? {model: ref, projector: false} : ref;
 
-let started: Awaited<ReturnType<DownloadManager["start"]>>;
+let started: Awaited<ReturnType<InstanceType<typeof DownloadManager>["start"]>>;
 try {
     started = await manager.start(input);
 } catch (err) {

@@ -1,9 +1,16 @@
-/** `npm run scan -- [--home DIR] [--config FILE]`: find GGUF models, print a table, write registry/models_index.json. */
-import {scanModels} from "../registry/scan.js";
-import {externalSourcesFor} from "../registry/external.js";
+/** `npm run scan`: find GGUF models, print a table, write registry/models_index.json. */
+import {CONFIG_OPTIONS, CONFIG_USAGE, parseCliOrExit} from "./args.js";
 import {formatBytes, loadConfigForCli, renderTable} from "./common.js";
 
-const {config} = loadConfigForCli();
+const USAGE = `usage: npm run scan -- [options]
+Finds the GGUF models in models_dir (and the import sources), prints them and rewrites the registry index.
+${CONFIG_USAGE}`;
+
+const {values} = parseCliOrExit({usage: USAGE, options: CONFIG_OPTIONS});
+const config = await loadConfigForCli(values);
+const {scanModels} = await import("../registry/scan.js");
+const {externalSourcesFor} = await import("../registry/external.js");
+
 const {index, stats, warnings} = await scanModels(config, {external: externalSourcesFor(config)});
 const rows = index.models.map((m) => [
     m.name,

@@ -1,27 +1,33 @@
-/**
- * `npm run service -- install|uninstall|start|stop|restart|status [--dry-run] [--yes] [--watchdog] [--scope user|system]`
- * (plus `--home DIR` and `--config FILE`).
- */
-import {confirm} from "@inquirer/prompts";
-import {ConfigError, loadConfig, parseCommonArgs, type ProviderConfig} from "../config/load.js";
-import {createLogger, type Logger} from "../log/logger.js";
-import {applyServicePlan, type ApproveFn} from "../service/apply.js";
-import {detectInstalledService, serviceStatus} from "../service/control.js";
-import {buildServicePlan, describePlan} from "../service/plan.js";
+/** `npm run service -- install|uninstall|start|stop|restart|status [options]`: the provider or watchdog as an OS service. */
+import type {ProviderConfig} from "../config/load.js";
+import type {Logger} from "../log/logger.js";
+import type {ApproveFn} from "../service/apply.js";
 import type {SystemProbe} from "../service/probe.js";
 import type {CommandRunner} from "../service/runner.js";
 import type {ServiceAction, ServiceComponent, ServiceScope} from "../service/types.js";
+import {CONFIG_OPTIONS, CONFIG_USAGE, formatUsageError, parseCli, UsageError} from "./args.js";
 import {isEntryPoint} from "./common.js";
 
 const ACTIONS: readonly ServiceAction[] = ["install", "uninstall", "start", "stop", "restart", "status"];
 
 const USAGE = `usage: npm run service -- <install|uninstall|start|stop|restart|status> [options]
   --dry-run        print the files and commands, change nothing
-  --yes            approve without asking (needed when not on a terminal)
+  --yes, -y        approve without asking (needed when not on a terminal)
   --watchdog       act on the watchdog service instead of the provider
   --scope S        Linux only: "user" (~/.config/systemd/user) or "system" (/etc/systemd/system)
-  --home DIR       provider home (default: this checkout)
-  --config FILE    configuration file (default: <home>/config/provider_config.json)`;
+${CONFIG_USAGE}`;
+
+const SPEC = {
+    usage: USAGE,
+    options: {
+        ...CONFIG_OPTIONS,
+        "dry-run": {type: "boolean"},
+        yes: {type: "boolean", short: "y"},
+        watchdog: {type: "boolean"},
+        scope: {type: "string"}
+    },
+    positionals: {min: 0, max: 1, name: "action"}
+} as const;
 
 /** Seams for tests: they replace the command runner, the prompt and the output, never the plan logic. */
 export interface ServiceCliDeps {
@@ -44,28 +50,29 @@ interface ParsedArgs {
     configPath?: string;
 }
 
-function parseArgs(argv: string[]): ParsedArgs {
-    const common = parseCommonArgs(argv);
-    let action: ServiceAction | undefined;
-    const parsed: Omit<ParsedArgs, "action"> = {dryRun: false, yes: false, component: "provider", home: common.home, configPath: common.configPath};
-    const rest = common.rest;
-    for (let i = 0; i < rest.length; i++) {
-        const a = rest[i]!;
-        if (a === "--dry-run") parsed.dryRun = true;
-        else if (a === "--yes" || a === "-y") parsed.yes = true;
-        else if (a === "--watchdog") parsed.component = "watchdog";
-        else if (a === "--scope" || a.startsWith("--scope=")) {
-            const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : rest[++i];
-            if (v !== "user" && v !== "system") throw new ConfigError(`--scope: expected "user" or "system", got ${JSON.stringify(v ?? "")}`);
-            parsed.scope = v;
-        } else if (!a.startsWith("-") && action == null && (ACTIONS as readonly string[]).includes(a)) action = a as ServiceAction;
-        else throw new ConfigError(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
-    }
-    if (!action) throw new ConfigError(`missing action\n${USAGE}`);
-    return {action, ...parsed};
+/** The parsed command line, or null after `--help`. */
+function parseServiceArgs(argv: string[]): ParsedArgs | null {
+    const args = parseCli(SPEC, argv);
+    if (args.help) return null;
+    const {values, positionals} = args;
+    const action = positionals[0];
+    if (action == null) throw new UsageError("missing action", USAGE);
+    if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown action ${JSON.stringify(action)}: expected one of ${ACTIONS.join(", ")}`, USAGE);
+    const scope = values.scope;
+    if (scope !== undefined && scope !== "user" && scope !== "system") throw new UsageError(`--scope: expected "user" or "system", got ${JSON.stringify(scope)}`, USAGE);
+    return {
+        action: action as ServiceAction,
+        dryRun: values["dry-run"] === true,
+        yes: values.yes === true,
+        component: values.watchdog === true ? "watchdog" : "provider",
+        scope,
+        home: values.home,
+        configPath: values.config
+    };
 }
 
 async function promptApprove(question: string): Promise<boolean> {
+    const {confirm} = await import("@inquirer/prompts");
     return confirm({message: question, default: false});
 }
 
@@ -73,14 +80,26 @@ async function promptApprove(question: string): Promise<boolean> {
 export async function main(argv: string[], deps: ServiceCliDeps = {}): Promise<number> {
     const out = deps.out ?? ((t: string) => process.stdout.write(`${t}\n`));
     const err = deps.err ?? ((t: string) => process.stderr.write(`${t}\n`));
-    if (argv.includes("--help") || argv.includes("-h")) {
+    let args: ParsedArgs | null;
+    try {
+        args = parseServiceArgs(argv);
+    } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        err(formatUsageError(e).trimEnd());
+        return 2;
+    }
+    if (!args) {
         out(USAGE);
         return 0;
     }
-    let args: ParsedArgs;
+    // Loaded only once the arguments are known good, so that --help and usage errors answer at once.
+    const {ConfigError, loadConfig} = await import("../config/load.js");
+    const {createLogger} = await import("../log/logger.js");
+    const {applyServicePlan} = await import("../service/apply.js");
+    const {serviceStatus} = await import("../service/control.js");
+    const {buildServicePlan, describePlan} = await import("../service/plan.js");
     let config: ProviderConfig;
     try {
-        args = parseArgs(argv);
         config = loadConfig({home: args.home, configPath: args.configPath, env: deps.env ?? process.env});
     } catch (e) {
         err(e instanceof ConfigError ? e.message : String(e));
@@ -133,6 +152,7 @@ async function installedScope(config: ProviderConfig, planOpts: {component: Serv
     const probeOs = planOpts.probe?.os ?? (process.platform === "win32" ? "windows" : process.platform === "darwin" ? "macos" : "linux");
     // Only systemd has two scopes; asking the Windows SCM here would run a command even under --dry-run.
     if (probeOs !== "linux") return null;
+    const {detectInstalledService} = await import("../service/control.js");
     return (await detectInstalledService(config, {...planOpts, runner: deps.runner}))?.scope ?? null;
 }
 

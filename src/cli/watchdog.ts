@@ -1,21 +1,21 @@
-/**
- * `npm run watchdog -- [--mode auto|direct|service] [--leave-running] [--home DIR] [--config FILE]`
- *
- * Keeps the provider alive: restarts it through the installed service, or starts and adopts it itself.
- * Exit codes: 0 stopped by a signal, 2 bad arguments or config, 3 another watchdog is running.
- */
-import {ConfigError, loadConfig, parseCommonArgs, type ProviderConfig} from "../config/load.js";
-import {createLogger, type Logger} from "../log/logger.js";
-import {LockHeldError} from "../watchdog/lock.js";
-import {watchdogOptionsFromConfig} from "../watchdog/options.js";
-import {Watchdog, type RestartRecord, type WatchdogMode} from "../watchdog/watchdog.js";
+/** `npm run watchdog -- [options]`: keeps the provider alive (see the usage text for modes and exit codes). */
+import type {ProviderConfig} from "../config/load.js";
+import type {Logger} from "../log/logger.js";
+import type {RestartRecord, WatchdogMode} from "../watchdog/watchdog.js";
+import {CONFIG_OPTIONS, CONFIG_USAGE, formatUsageError, parseCli, UsageError} from "./args.js";
 import {isEntryPoint} from "./common.js";
 
 const USAGE = `usage: npm run watchdog -- [options]
+Keeps the provider alive: restarts it through the installed service, or starts and adopts it itself.
   --mode M         auto (default: service when one is installed), direct (start and adopt the provider) or service
   --leave-running  on Ctrl+C, leave a provider started in direct mode running (a new watchdog adopts it)
-  --home DIR       provider home (default: this checkout)
-  --config FILE    configuration file (default: <home>/config/provider_config.json)`;
+${CONFIG_USAGE}
+Exit codes: 0 stopped by a signal, 2 bad arguments or configuration, 3 another watchdog is running.`;
+
+const SPEC = {
+    usage: USAGE,
+    options: {...CONFIG_OPTIONS, mode: {type: "string"}, "leave-running": {type: "boolean"}}
+} as const;
 
 interface Args {
     mode?: "auto" | WatchdogMode;
@@ -24,30 +24,37 @@ interface Args {
     configPath?: string;
 }
 
-function parseArgs(argv: string[]): Args {
-    const common = parseCommonArgs(argv);
-    const out: Args = {leaveRunning: false, home: common.home, configPath: common.configPath};
-    for (let i = 0; i < common.rest.length; i++) {
-        const a = common.rest[i]!;
-        if (a === "--leave-running") out.leaveRunning = true;
-        else if (a === "--mode" || a.startsWith("--mode=")) {
-            const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : common.rest[++i];
-            if (v !== "auto" && v !== "direct" && v !== "service") throw new ConfigError(`--mode: expected auto, direct or service, got ${JSON.stringify(v ?? "")}`);
-            out.mode = v;
-        } else throw new ConfigError(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
-    }
-    return out;
+/** The parsed command line, or null after `--help`. */
+function parseWatchdogArgs(argv: string[]): Args | null {
+    const args = parseCli(SPEC, argv);
+    if (args.help) return null;
+    const mode = args.values.mode;
+    if (mode !== undefined && mode !== "auto" && mode !== "direct" && mode !== "service")
+        throw new UsageError(`--mode: expected auto, direct or service, got ${JSON.stringify(mode)}`, USAGE);
+    return {mode, leaveRunning: args.values["leave-running"] === true, home: args.values.home, configPath: args.values.config};
 }
 
 export async function main(argv: string[]): Promise<number> {
-    if (argv.includes("--help") || argv.includes("-h")) {
+    let args: Args | null;
+    try {
+        args = parseWatchdogArgs(argv);
+    } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        process.stderr.write(formatUsageError(e));
+        return 2;
+    }
+    if (!args) {
         process.stdout.write(`${USAGE}\n`);
         return 0;
     }
-    let args: Args;
+    // Loaded only once the arguments are known good, so that --help and usage errors answer at once.
+    const {ConfigError, loadConfig} = await import("../config/load.js");
+    const {createLogger} = await import("../log/logger.js");
+    const {LockHeldError} = await import("../watchdog/lock.js");
+    const {watchdogOptionsFromConfig} = await import("../watchdog/options.js");
+    const {Watchdog} = await import("../watchdog/watchdog.js");
     let config: ProviderConfig;
     try {
-        args = parseArgs(argv);
         config = loadConfig({home: args.home, configPath: args.configPath});
     } catch (e) {
         process.stderr.write(`${e instanceof ConfigError ? e.message : String(e)}\n`);
