@@ -1,4 +1,4 @@
-/** Step 1's branch handling, a home inside another repository, and the key file in every commit setup makes. */
+/** The repo step's branch handling, a home inside another repository, and the key file in every commit setup makes. */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,7 +19,7 @@ async function home(prefix: string): Promise<string> {
     return h;
 }
 
-/** Only step 1 runs: what these tests look at happens there. */
+/** Only the repo step runs: what these tests look at happens there. */
 const ONLY_REPO = ["--non-interactive", "--no-serve", "--skip", STEP_IDS.filter((s) => s !== "repo").join(",")];
 
 async function commit(h: string, file: string, text: string, message: string): Promise<string> {
@@ -71,7 +71,7 @@ describe("an existing feature/provider-setup branch", () => {
         expect((await g.raw(["symbolic-ref", "--short", "HEAD"])).trim()).toBe("main");
         expect((await g.revparse(["feature/provider-setup"])).trim()).toBe(c);
         expect(fs.existsSync(path.join(h, "other.txt"))).toBe(false);
-        // Step 1's own commits (none were pending here but the .gitignore) went onto main.
+        // The repo step's own commits (none were pending here but the .gitignore) went onto main.
         await g.raw(["merge-base", "--is-ancestor", b, "main"]);
         const report = readReport(h);
         expect(report.branch).toBe("main");
@@ -82,7 +82,7 @@ describe("an existing feature/provider-setup branch", () => {
 });
 
 describe("a home inside another git repository", () => {
-    test("step 1 fails with a clear message; no repository is nested, the outer one gets no commit and keeps its branch", async () => {
+    test("the repo step fails with a clear message; no repository is nested, the outer one gets no commit and keeps its branch", async () => {
         const outer = await home("zc-setup-outer-");
         const g = git(outer);
         await g.init();
@@ -125,7 +125,7 @@ describe("the API key file", () => {
         homes.push(answersDir);
         const answers = path.join(answersDir, "answers.yaml");
         fs.writeFileSync(answers, "delete:all: approve\n");
-        // After step 4 wrote the key, someone edits the .gitignore and drops the key's line (step 7 stands in for them).
+        // After the config step wrote the key, someone edits the .gitignore and drops the key's line (the tests step stands in for them).
         const dropKeyRule: StepDefinition<unknown> = {
             id: "tests",
             prepare: async () => ({summary: [], approvals: [], data: null}),

@@ -19,7 +19,7 @@ import {loadTasklist} from "../../src/setup/tasklist.js";
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
 
-/** A fast step 7 for runs that do not look at the tests step. */
+/** A fast tests step for runs that do not look at the tests step. */
 export const PASSING_TEST_COMMAND = `node -e "process.exit(0)"`;
 
 /** The tiny vitest fixture suite, with vitest's JSON report written where setup asks. */

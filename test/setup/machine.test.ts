@@ -52,7 +52,7 @@ describe("the machine and tasks/provider-setup.yaml agree", () => {
         expect(root.aborted!.type).toBe("final");
     });
 
-    test("gates guard exactly the steps that change files (step 1 makes its own snapshot, after the .gitignore)", () => {
+    test("gates guard exactly the steps that change files (the repo step makes its own snapshot, after the .gitignore)", () => {
         for (const t of tasks) expect(t.gate).toBe(t.mutates && t.id !== "repo");
     });
 
@@ -249,7 +249,7 @@ describe("git gates", () => {
         });
         const ctx = await run(fakeDeps(h, stubSteps({models: writes("models-output.txt", "from step 2\n")})));
         expect(ctx.status).toBe("completed");
-        // Gates ran before models, config, service, safety and reports; only the one after step 2's write had work.
+        // Gates ran before models, config, service, safety and reports; only the one after the models step's write had work.
         expect(ctx.commits.map((c) => [c.step, c.message])).toEqual([["config", "setup: before step 4 (Model manager config)"]]);
         const log = await g.log();
         expect(log.all.map((c) => c.message)).toEqual(["setup: before step 4 (Model manager config)", "user: start"]);

@@ -43,7 +43,7 @@ test("a run killed in the middle of a step resumes with --resume, without repeat
     }, null, 2));
 
     // The real CLI in its own process, killed with SIGKILL (a crash or a power cut: no chance to clean up)
-    // while step 7 runs.
+    // while the tests step runs.
     const child = execa(process.execPath, ["--import", "tsx", path.join("src", "cli", "setup.ts"), "--home", h, "--non-interactive", "--no-serve", "--skip", "endpoints,lazy-load"], {
         cwd: projectRoot, env: testEnv(), extendEnv: false, reject: false, stdin: "ignore"
     });

@@ -68,7 +68,7 @@ describe("an empty directory without git", () => {
         ]);
         for (const c of report.commits) expect(commits.map((x) => x.hash)).toContain(c.hash);
 
-        // Step 3 against the real server: no model was installed, so the generated test model served every route.
+        // The endpoints step against the real server: no model was installed, so the generated test model served every route.
         const ep = report.steps.find((s) => s.id === "endpoints")!.data as unknown as EndpointsData;
         expect(ep.generated_test_model).toBe(true);
         expect(ep.results.map((x) => x.endpoint)).toEqual(["/api/tags", "/api/generate", "/api/chat", `/runtime/load/${ep.model}`, `/runtime/unload/${ep.model}`, "/models/installed", "/download/start"]);
@@ -78,7 +78,7 @@ describe("an empty directory without git", () => {
         // The check servers kept their index out of the home: no model of theirs is listed.
         expect(fs.readFileSync(path.join(h, "registry", "models_index.json"), "utf8")).not.toContain("zombiecoder-setup-test");
 
-        // Step 7: the fixture suite's vitest JSON, in a file whose name has no ':'.
+        // The tests step: the fixture suite's vitest JSON, in a file whose name has no ':'.
         const resultsFile = report.tests.results_file!;
         expect(path.basename(resultsFile)).toMatch(/^test_results_\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.json$/);
         const results = JSON.parse(fs.readFileSync(resultsFile, "utf8")) as TestResultsFile;
@@ -86,7 +86,7 @@ describe("an empty directory without git", () => {
         expect(results.summary).toMatchObject({total: 2, passed: 2, failed: 0, success: true});
         expect(results.vitest).not.toBeNull();
 
-        // Step 4: config written with relative paths, the key generated into the git-ignored file and printed once.
+        // The config step: config written with relative paths, the key generated into the git-ignored file and printed once.
         const config = JSON.parse(fs.readFileSync(path.join(h, "config", "provider_config.json"), "utf8")) as Record<string, unknown>;
         expect(config.models_dir).toBe("models");
         expect(config.auth).toMatchObject({api_key: null, api_key_file: "config/api_key.txt"});
@@ -272,7 +272,7 @@ describe("an existing git repository", () => {
         expect(report.commits[0]).toMatchObject({hash: snapshot.hash, step: "repo"});
     });
 
-    test("with no git identity and no approval, step 1 fails and says how to fix it; git:identity sets a repo-local one", async () => {
+    test("with no git identity and no approval, the repo step fails and says how to fix it; git:identity sets a repo-local one", async () => {
         const h = await home("zc-setup-identity-");
         const env = testEnv({identity: false});
         const denied = await runSetup(h, ["--non-interactive", "--no-serve", "--skip", "endpoints,lazy-load"], {env});

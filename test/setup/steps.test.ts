@@ -1,4 +1,4 @@
-/** Steps called directly, outside the machine: step 7's command handling and step 6's support check. */
+/** Steps called directly, outside the machine: the tests step's command handling and the service step's support check. */
 import fs from "node:fs";
 import path from "node:path";
 import {afterAll, describe, expect, test} from "vitest";
@@ -24,7 +24,7 @@ async function home(prefix: string): Promise<string> {
 /** Writes a one-test vitest JSON report to the path in argv[1]: what the real reporter does with {results_json}. */
 const WRITE_REPORT = `node -e "require('fs').writeFileSync(process.argv[1], JSON.stringify({numTotalTests: 1, numPassedTests: 1, numFailedTests: 0, numPendingTests: 0, numTodoTests: 0, numFailedTestSuites: 0, success: true, testResults: []}))" {results_json}`;
 
-describe("step 7: the test command", () => {
+describe("the tests step: the test command", () => {
     test("the default command is a program with an argument array: the results path is one argument, never parsed by a shell", () => {
         const file = "/tmp/we\"ird $(echo INJECTED) `x` 'home'/logs/test_results.vitest.json";
         expect(defaultTestCommand(file)).toEqual({file: "npm", args: ["test", "--", "--reporter=default", "--reporter=json", `--outputFile.json=${file}`]});
@@ -74,7 +74,7 @@ describe("step 7: the test command", () => {
     });
 });
 
-describe("step 6: service support", () => {
+describe("the service step: service support", () => {
     test.skipIf(process.platform !== "linux")("without systemctl on PATH the step is skipped, with the reason, before any approval is asked", async () => {
         const h = await home("zc-setup-nosystemd-");
         const emptyBin = path.join(h, "bin");

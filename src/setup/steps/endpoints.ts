@@ -1,4 +1,4 @@
-/** Step 3: the provider answers on every route editors use, checked against the real server. */
+/** The endpoints step: the provider answers on every route editors use, checked against the real server. */
 import {startCheckServer, routeName, type CheckServer} from "./provider-check.js";
 import {defineStep, outcome, StepError} from "./contract.js";
 

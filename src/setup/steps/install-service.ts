@@ -1,5 +1,5 @@
 /**
- * Step 6: the exact service plans (what `npm run service -- install --dry-run` and `... --watchdog` print), applied
+ * The service step: the exact service plans (what `npm run service -- install --dry-run` and `... --watchdog` print), applied
  * only on approval: the provider as an OS service, and the watchdog as its own service next to it (the service
  * manager restarts a provider that exits, the watchdog one that hangs).
  */

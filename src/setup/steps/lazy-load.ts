@@ -1,4 +1,4 @@
-/** Step 5: a model loads once and stays resident: the second request's load_duration is about 0 and it is `loaded`. */
+/** The lazy-load step: a model loads once and stays resident: the second request's load_duration is about 0 and it is `loaded`. */
 import {startCheckServer} from "./provider-check.js";
 import {defineStep, outcome, StepError} from "./contract.js";
 

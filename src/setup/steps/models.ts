@@ -1,4 +1,4 @@
-/** Step 2: every model discoverable: scan models_dir and the other tools' stores, write registry/models_index.json. */
+/** The models step: every model discoverable: scan models_dir and the other tools' stores, write registry/models_index.json. */
 import path from "node:path";
 import {externalSourcesFor} from "../../registry/external.js";
 import {scanModels} from "../../registry/scan.js";

@@ -1,5 +1,5 @@
 /**
- * The real provider, started in this process on a free loopback port, for the checks of steps 3 and 5.
+ * The real provider, started in this process on a free loopback port, for the endpoints and lazy-load checks.
  * It serves the smallest usable installed model, or a generated test model (in a temporary folder, so the
  * user's models and index are untouched) when there is none.
  */
@@ -68,7 +68,7 @@ async function start(ctx: StepContext, config: ProviderConfig, external: boolean
 export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: boolean}): Promise<CheckServer> {
     const base = ctx.config();
     // The check server keeps its index in a temporary copy: the rescan it does on start must not rewrite the home's
-    // registry (steps 3 and 5 change no files), and starting from the copy keeps that rescan incremental.
+    // registry (those checks change no files), and starting from the copy keeps that rescan incremental.
     const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), "zc-setup-check-"));
     const registry = path.join(tmp, "models_index.json");
     await fs.promises.copyFile(base.paths.registry, registry).catch(() => undefined);

@@ -1,4 +1,4 @@
-/** Step 1: the provider home's folders, a .gitignore that keeps weights and secrets out, the repo, the branch. */
+/** The repo step: the provider home's folders, a .gitignore that keeps weights and secrets out, the repo, the branch. */
 import fs from "node:fs";
 import path from "node:path";
 import {literallyCovered, NO_IDENTITY_HELP, requiredIgnoreRules, SETUP_IDENTITY, type BranchResult, type IgnoreRule, type SetupGit} from "../git.js";
@@ -10,7 +10,7 @@ export const HOME_FOLDERS = ["test", "documentation", "models", "scripts", "logs
 export const INITIAL_COMMIT_MESSAGE = "initial snapshot before provider changes";
 export const SNAPSHOT_COMMIT_MESSAGE = "setup: snapshot of uncommitted changes before provider setup";
 
-/** The key file step 4 writes when the config names none. */
+/** The key file the config step writes when the config names none. */
 export const DEFAULT_KEY_FILE = path.join("config", "api_key.txt");
 
 interface RepoPlan {
@@ -50,13 +50,13 @@ function keyFileOf(ctx: StepContext): string {
 
 /**
  * The key file relative to the home, `/`-separated: every commit setup makes passes it as protected, so it is never
- * staged even when the .gitignore no longer covers it (edited by hand after step 1).
+ * staged even when the .gitignore no longer covers it (edited by hand after this step wrote it).
  */
 export function keyFileRelative(ctx: StepContext): string {
     return rel(ctx.home, keyFileOf(ctx));
 }
 
-/** Step 1 refuses a home inside someone else's repository rather than nesting one in it or committing to it. */
+/** The repo step refuses a home inside someone else's repository rather than nesting one in it or committing to it. */
 async function refuseNested(git: SetupGit, home: string): Promise<void> {
     const top = await git.enclosingRepo();
     if (!top) return;

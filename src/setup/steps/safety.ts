@@ -1,5 +1,5 @@
 /**
- * Step 8: the safe_to_delete list (duplicates, orphaned partial downloads, invalid GGUFs, unused projectors), one
+ * The safety step: the safe_to_delete list (duplicates, orphaned partial downloads, invalid GGUFs, unused projectors), one
  * approval per file (or delete:all), a git commit, then deletion of exactly the approved files. Only files in
  * models_dir are ever candidates: other tools' stores (Ollama, LM Studio, the HF cache) get advice, never deletion.
  */

@@ -16,7 +16,7 @@ export interface ConfigSource {
 
 export interface SetupConfig {
     config: ProviderConfig;
-    /** The configured key file does not exist yet (step 4 creates it); the config was loaded with a throwaway key. */
+    /** The configured key file does not exist yet (the config step creates it); the config was loaded with a throwaway key. */
     keyFileMissing: string | null;
 }
 
@@ -36,7 +36,7 @@ export function readRawConfig(file: string): Record<string, unknown> | null {
 
 /**
  * loadConfig for setup. The one difference: a config that names a key file which does not exist yet is not an
- * error here, because creating that file is step 4's job; earlier steps run with an ephemeral key instead.
+ * error here, because creating that file is the config step's job; the steps before it run with an ephemeral key instead.
  */
 export function loadSetupConfig(src: ConfigSource): SetupConfig {
     const base = {home: src.home, configPath: src.configPath, env: src.env, overrides: src.overrides};

@@ -1,5 +1,5 @@
 /**
- * Step 7: run the configured test command (default: the project's `npm test`) and keep the results in
+ * The tests step: run the configured test command (default: the project's `npm test`) and keep the results in
  * logs/test_results_<timestamp>.json: vitest's JSON report when there is one, plus a summary.
  */
 import fs from "node:fs";

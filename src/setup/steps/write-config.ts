@@ -1,5 +1,5 @@
 /**
- * Step 4: config/provider_config.json with the defaults (paths relative to the home) when it is missing, a diff and
+ * The config step: config/provider_config.json with the defaults (paths relative to the home) when it is missing, a diff and
  * a question before an existing one changes, and a generated API key in the git-ignored key file in place of the
  * published placeholder.
  */
@@ -38,7 +38,10 @@ function isObj(v: unknown): v is Json {
     return v != null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** An absolute path inside the home becomes relative, so the home can move (and the seed's `C:\model\models` goes). */
+/**
+ * An absolute path inside the home becomes relative, so the home can move: the first published config's
+ * `C:\model\models` becomes `models` when the home is `C:\model`.
+ */
 function relativeIfInside(home: string, value: unknown): string | null {
     if (typeof value !== "string" || !path.isAbsolute(value)) return null;
     const rel = path.relative(home, value);
@@ -154,7 +157,7 @@ async function ensureKeyIgnored(ctx: StepContext, keyFile: string): Promise<stri
     return r;
 }
 
-/** A model the snippets can name: the one step 3 checked, else the first usable one step 2 found. */
+/** A model the snippets can name: the one the endpoints step checked, else the first usable one the models step found. */
 function firstModel(ctx: StepContext): string | null {
     const ep = ctx.steps.endpoints?.data as {model?: string; generated_test_model?: boolean} | null;
     if (ep?.model && !ep.generated_test_model) return ep.model;

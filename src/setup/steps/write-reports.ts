@@ -1,4 +1,4 @@
-/** Step 9: refresh the index, write MODEL_MIGRATION_SUMMARY.md (committed) and logs/provider_setup_report.json. */
+/** The reports step: refresh the index, write MODEL_MIGRATION_SUMMARY.md (committed) and logs/provider_setup_report.json. */
 import fs from "node:fs";
 import path from "node:path";
 import {externalSourcesFor} from "../../registry/external.js";
@@ -44,7 +44,7 @@ export const reportsStep = defineStep<Record<string, never>>({
         fs.writeFileSync(files.summary, renderMigrationSummary(report, {baseUrl: providerBaseUrl(cfg.server_host, cfg.server_port)}));
         const commits: CommitRecord[] = [];
         if (ctx.git.hasRepo()) {
-            // The key file is protected here as in every other commit: a .gitignore edited after step 1 must not let it in.
+            // The key file is protected here as in every other commit: a .gitignore edited after the repo step must not let it in.
             const c = await ctx.git.commitAll("setup: provider setup reports (MODEL_MIGRATION_SUMMARY.md, registry/models_index.json)", {step: "reports", protectedExtra: [keyFileRelative(ctx)]});
             if (c) commits.push(c);
         }
