@@ -69,7 +69,7 @@ export function installAuth(app: FastifyInstance, config: ProviderConfig): void 
             reply.header("Vary", "Origin");
             reply.header("Access-Control-Allow-Headers", ALLOWED_HEADERS);
             reply.header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
-            reply.header("Access-Control-Expose-Headers", "X-ZombieCoder-Context");
+            reply.header("Access-Control-Expose-Headers", "X-ZombieCoder-Context, X-ZombieCoder-Model");
         }
         if (request.method === "OPTIONS") {
             if (!origin) {
