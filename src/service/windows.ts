@@ -5,7 +5,7 @@ import type {ServiceTarget} from "./target.js";
 import type {PlanStep, ProgramPlaceholder, RunStep, ServiceAction, ServicePlan} from "./types.js";
 import {emptyPlan} from "./types.js";
 
-/** Where the seed's instructions put NSSM. */
+/** Where the installation guide (documentation/operations.md) tells Windows users to put NSSM. */
 export const SEED_NSSM_PATH = "C:\\tools\\nssm\\nssm.exe";
 /** Stands for nssm.exe in a plan whose prerequisites install it. */
 export const NSSM_PLACEHOLDER = "{nssm}";
@@ -45,7 +45,7 @@ export function nssmKnownLocations(probe: SystemProbe): string[] {
     return out;
 }
 
-/** NSSM from the config, then PATH, then the seed's location and the package managers' ones. */
+/** NSSM from the config, then PATH, then the documented C:\tools\nssm location and the package managers' ones. */
 export function findNssm(config: ProviderConfig, probe: SystemProbe): string | null {
     if (config.service.nssm_path && probe.exists(config.service.nssm_path)) return config.service.nssm_path;
     const onPath = findOnPath("nssm.exe", probe);
