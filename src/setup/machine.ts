@@ -28,7 +28,7 @@ import type {
     Answer, ApprovalRecord, ApprovalRequest, CommitRecord, ErrorRecord, FailureDecision, LaunchRecord, PreparedRecord, SetupContext
 } from "./records.js";
 import {
-    approvalsAnswered, ended, failureDecided, gateCommitted, initialContext, isSettled, launched, launchFailed, phaseEntered, prepared, skippedByFlag,
+    approvalsAnswered, ended, errorMessage, failureDecided, gateCommitted, initialContext, isSettled, launched, launchFailed, phaseEntered, prepared, skippedByFlag,
     skippedByPrepare, stepClosedAsFailed, stepErred, stepFinished, stepStarted, type SetupInput
 } from "./run-context.js";
 import {makeStepContext, type StepDeps} from "./step-context.js";
@@ -140,7 +140,7 @@ export function createSetupMachine(tasks: TaskDef[], deps: MachineDeps) {
             recordOutcome: assign(({context}, p: {step: StepId; outcome: StepOutcome}) => stepFinished(context, p.step, p.outcome)),
             // A StepError is a finding for the user; anything else is a bug, and its stack goes to logs/setup.log.
             logError: (_, p: ErrorParams) => deps.logger.warn({
-                step: p.step, phase: p.phase, err: p.error instanceof Error ? p.error.message : String(p.error),
+                step: p.step, phase: p.phase, err: errorMessage(p.error),
                 stack: p.error instanceof StepError || !(p.error instanceof Error) ? undefined : p.error.stack
             }, "setup step failed"),
             recordError: assign(({context}, p: ErrorParams) => stepErred(context, p.step, p.phase, p.error)),
