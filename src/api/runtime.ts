@@ -1,4 +1,4 @@
-/** The runtime's own routes: explicit load and unload, installed models, live status, rescan. */
+/** The runtime's own routes: explicit load and unload, pin and unpin, installed models, live status, rescan. */
 import type {FastifyPluginAsync} from "fastify";
 import type {Runtime} from "../runtime/runtime.js";
 import {tagEntry, upstreamTag} from "./ollama/models.js";
@@ -21,6 +21,16 @@ export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {r
         return {model: entry.name, status: r.state, was_loaded: r.wasLoaded};
     });
 
+    // a pin set here lasts until the server restarts; `models.<name>.pinned` in the config keeps one across restarts
+    for (const [action, pinned] of [["pin", true], ["unpin", false]] as const) {
+        app.post(`/runtime/${action}/*`, async (request) => {
+            const entry = await runtime.resolveLocal(nameParam(request.params));
+            runtime.manager.setPinned(entry.name, pinned);
+            request.facts.model = entry.name;
+            return {model: entry.name, pinned: runtime.manager.pinned(entry)};
+        });
+    }
+
     app.get("/models/installed", async () => ({
         models: [...runtime.registry.models().map((m) => {
             const state = runtime.manager.stateOf(m.name);
@@ -28,7 +38,7 @@ export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {r
                 ...tagEntry(m, m.status === "invalid" ? "invalid" : state),
                 ...(m.reason ? {reason: m.reason} : {}),
                 keep_loaded: runtime.manager.keepLoaded(m),
-                pinned: runtime.config.models[m.name]?.pinned ?? m.pinned,
+                pinned: runtime.manager.pinned(m),
                 aliases: m.aliases,
                 read_only: m.read_only,
                 capabilities: undefined
@@ -43,7 +53,7 @@ export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {r
                 const s = live.get(m.name);
                 return s ?? {
                     name: m.name, state: m.status === "invalid" ? "invalid" : "unloaded", reason: m.reason ?? null, runner_pid: null,
-                    pinned: m.pinned, keep_loaded: runtime.manager.keepLoaded(m), in_flight: 0, queued: 0, last_used: null, loaded_at: null,
+                    pinned: runtime.manager.pinned(m), keep_loaded: runtime.manager.keepLoaded(m), in_flight: 0, queued: 0, last_used: null, loaded_at: null,
                     load_ms: 0, loads: 0, requests: 0, context_size: 0, estimate_bytes: 0, measured_rss_bytes: 0, budget_bytes: 0, expires_at: null
                 };
             }),

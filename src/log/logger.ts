@@ -24,6 +24,45 @@ export interface LoggerOptions {
 }
 
 /**
+ * The lines a logger wrote, as written (JSON, after redaction): the last `keep` of them for a viewer that arrives
+ * late, and each new one for the viewers watching (the dashboard's log stream).
+ */
+export class LogFeed {
+    private readonly lines: string[] = [];
+    private readonly listeners = new Set<(line: string) => void>();
+
+    constructor(readonly keep = 500) {}
+
+    publish(line: string): void {
+        this.lines.push(line);
+        if (this.lines.length > this.keep) this.lines.splice(0, this.lines.length - this.keep);
+        for (const listener of this.listeners) {
+            try {
+                listener(line);
+            } catch {
+                // a viewer's bug must not break logging
+            }
+        }
+    }
+
+    recent(): string[] {
+        return [...this.lines];
+    }
+
+    subscribe(listener: (line: string) => void): () => void {
+        this.listeners.add(listener);
+        return () => this.listeners.delete(listener);
+    }
+}
+
+const FEED = Symbol("zombiecoder.logFeed");
+
+/** The feed of a logger made by `createLogger` (children share their parent's); null for one that writes nothing. */
+export function logFeedOf(logger: Logger): LogFeed | null {
+    return (logger as unknown as Record<symbol, LogFeed | undefined>)[FEED] ?? null;
+}
+
+/**
  * One logger factory for the whole provider: JSON lines to `logs/<name>.log`, and readable lines on a terminal.
  */
 export function createLogger(opts: LoggerOptions = {}): Logger {
@@ -41,7 +80,15 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     }
     const base = {redact: {paths: REDACT_PATHS, censor: "[redacted]"}, level, name: opts.name};
     if (targets.length === 0) return pino({...base, level: "silent"});
-    return pino(base, pino.transport({targets}));
+    const feed = new LogFeed();
+    // the hook sees each line after serialization, so redaction has already happened
+    const logger = pino({...base, hooks: {streamWrite: (line: string) => {
+        feed.publish(line.endsWith("\n") ? line.slice(0, -1) : line);
+        return line;
+    }}}, pino.transport({targets}));
+    // pino's child loggers are prototype children of their parent, so they find the same feed
+    Object.defineProperty(logger, FEED, {value: feed});
+    return logger;
 }
 
 /** A logger that discards everything: the default for library code called without one. */

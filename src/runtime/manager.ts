@@ -108,6 +108,21 @@ export interface ModelStatusReport {
     expires_at: string | null;
 }
 
+/** Why a runner was stopped on purpose (the words the "model unloaded" log line gives). */
+export type UnloadReason = "explicit unload" | "idle_unload_seconds reached" | "evicted under ram_threshold_mb" | "memory pressure" | "context growth";
+
+/**
+ * What happened to a model, for watchers inside the process (the dashboard's live view, the metrics). Listeners run
+ * synchronously where it happened, so they must only record and return.
+ */
+export type ManagerEvent =
+    | {type: "phase"; model: string; from: ModelPhase; to: ModelPhase; state: ModelState}
+    | {type: "loaded"; model: string; load_ms: number}
+    | {type: "load_failed"; model: string; reason: string}
+    | {type: "unloaded"; model: string; reason: UnloadReason}
+    | {type: "crashed"; model: string; reason: string}
+    | {type: "pinned"; model: string; pinned: boolean};
+
 const defaultRunner: RunnerFactory = (model, onStderr) => new RunnerProcess(model, onStderr);
 
 /**
@@ -123,6 +138,9 @@ export class ModelManager {
     private sweepTimer: NodeJS.Timeout | null = null;
     private closed = false;
     private readonly onStateChange: () => void;
+    private readonly listeners = new Set<(event: ManagerEvent) => void>();
+    /** Pins set while the server runs (the dashboard's pin button); they win over the config until a restart. */
+    private readonly runtimePins = new Map<string, boolean>();
 
     constructor(private readonly config: ProviderConfig, opts: ManagerOptions = {}) {
         this.logger = opts.logger ?? silentLogger;
@@ -147,6 +165,24 @@ export class ModelManager {
     private onPhase(record: ModelRecord, from: ModelPhase, to: ModelPhase): void {
         this.logger.debug({model: record.entry.name, from, to}, "model state");
         if (publicState(from) !== publicState(to)) this.onStateChange();
+        this.emit({type: "phase", model: record.entry.name, from, to, state: publicState(to)});
+    }
+
+    /** Watches what happens to models; returns the function that stops watching. */
+    onEvent(listener: (event: ManagerEvent) => void): () => void {
+        this.listeners.add(listener);
+        return () => this.listeners.delete(listener);
+    }
+
+    private emit(event: ManagerEvent): void {
+        for (const listener of this.listeners) {
+            try {
+                listener(event);
+            } catch (err) {
+                // a watcher's bug must never break a load or an unload
+                this.logger.warn({err: (err as Error).message, event: event.type}, "model event listener failed");
+            }
+        }
     }
 
     /** loaded ⇄ busy follows the in-flight count; in any other phase the count changes nothing by itself. */
@@ -172,8 +208,15 @@ export class ModelManager {
         return this.override(entry.name).keep_loaded ?? entry.keep_loaded ?? this.config.keep_loaded_default;
     }
 
-    private pinned(entry: ModelEntry): boolean {
-        return this.override(entry.name).pinned ?? entry.pinned ?? false;
+    /** A pin set at run time, else the config's, else the registry entry's (a Modelfile's). */
+    pinned(entry: ModelEntry): boolean {
+        return this.runtimePins.get(entry.name) ?? this.override(entry.name).pinned ?? entry.pinned ?? false;
+    }
+
+    /** Pins (never evicted) or unpins a model until the server restarts; `models.<name>.pinned` keeps it across restarts. */
+    setPinned(name: string, pinned: boolean): void {
+        this.runtimePins.set(name, pinned);
+        this.emit({type: "pinned", model: name, pinned});
     }
 
     parallelFor(entry: ModelEntry): number {
@@ -390,6 +433,7 @@ export class ModelManager {
             record.estimateBytes = Math.max(need, info.estimateBytes);
             record.peakRssBytes = rss;
             this.enterLoaded(record);
+            this.emit({type: "loaded", model: entry.name, load_ms: record.loadMs});
             this.logger.info({model: entry.name, load_ms: Math.round(record.loadMs), context_size: info.contextSize, parallel: info.parallel,
                 pid: runner.pid, rss_mb: Math.round(info.rssBytes / MIB), chat_wrapper: info.chatWrapper}, "model loaded");
         } catch (err) {
@@ -404,6 +448,7 @@ export class ModelManager {
             record.info = null;
             runner?.kill();
             record.lifecycle.to("failed");
+            this.emit({type: "load_failed", model: entry.name, reason: record.reason});
             this.logger.error({model: entry.name, err: record.reason}, "model failed to load");
             throw new ProviderError("load_failed", `model '${entry.name}' failed to load: ${record.reason}`);
         }
@@ -433,11 +478,12 @@ export class ModelManager {
         record.info = null;
         record.reason = why;
         record.lifecycle.to("failed");
+        this.emit({type: "crashed", model: record.entry.name, reason: why});
         this.logger.error({model: record.entry.name, reason: why}, "runner stopped unexpectedly; the model will load again on the next request");
     }
 
     /** Ends the runner (serving, draining, or busy only with the job that asked for a reload) and waits for it. */
-    private async stopRunner(record: ModelRecord, reason: string): Promise<void> {
+    private async stopRunner(record: ModelRecord, reason: UnloadReason): Promise<void> {
         const runner = record.runner;
         if (!runner) {
             if (record.phase === "failed") record.lifecycle.to("unloaded");
@@ -454,6 +500,7 @@ export class ModelManager {
             record.info = null;
             record.clientKeepUntil = 0;
             record.lifecycle.to("unloaded");
+            this.emit({type: "unloaded", model: record.entry.name, reason});
             this.logger.info({model: record.entry.name, reason}, "model unloaded");
         })();
         record.stopping = done;

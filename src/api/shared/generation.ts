@@ -4,7 +4,7 @@ import type {Logger} from "../../log/logger.js";
 import type {GenerationResult, Job} from "../../runtime/job.js";
 import type {GenerateRequest, ToolCall} from "../../runtime/protocol.js";
 import {errorStatus} from "../../server/errors.js";
-import {logRequest} from "../../server/request-log.js";
+import {logRequest, sinceStart} from "../../server/request-log.js";
 import {disconnectSignal, StreamWriter} from "../../server/stream.js";
 
 /** How one API family renders the shared event stream. */
@@ -45,6 +45,11 @@ function recordFacts(request: FastifyRequest, job: Job, result: GenerationResult
     if (result.contextCapped) request.facts.context_capped = `served within ${result.contextSize}`;
 }
 
+/** The first text of an answer: how long the client waited for it (time to first token) goes in the request's facts. */
+function noteFirstToken(request: FastifyRequest): void {
+    request.facts.first_token_ms ??= Math.round(sinceStart(request));
+}
+
 function contextNote(job: Job, result: GenerationResult): string | null {
     return result.contextCapped && job.numCtx != null ? `served within ${result.contextSize} tokens (requested ${job.numCtx})` : null;
 }
@@ -74,7 +79,10 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
         let text = "";
         const calls: ToolCall[] = [];
         const result = await job.generate(gen, (e) => {
-            if (e.type === "text") text += e.text;
+            if (e.type === "text") {
+                noteFirstToken(request);
+                text += e.text;
+            }
             else if (e.type === "tool_calls") calls.push(...e.calls);
         }, clientGone);
         recordFacts(request, job, result);
@@ -91,7 +99,10 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
     let status = 200;
     try {
         const result = await job.generate(gen, (e) => {
-            if (e.type === "text") format.text(w, e.text);
+            if (e.type === "text") {
+                noteFirstToken(request);
+                format.text(w, e.text);
+            }
             else if (e.type === "tool_calls") format.toolCalls(w, e.calls);
         }, w.abort.signal);
         recordFacts(request, job, result);
