@@ -2,7 +2,8 @@
  * Runner process: hosts one model for the server and talks to it over IPC. A crash here is a crash of one model;
  * the server notices the exit, fails this runner's requests and loads the model again on the next request.
  */
-import {Engine, EngineError} from "./engine.js";
+import {Engine} from "./engine.js";
+import {ProviderError} from "../runtime/errors.js";
 import type {RunnerMessage, ServerMessage} from "../runtime/protocol.js";
 
 const engine = new Engine();
@@ -13,8 +14,11 @@ function send(msg: RunnerMessage): void {
     if (process.connected) process.send!(msg);
 }
 
-function errorStatus(err: unknown): number {
-    return err instanceof EngineError ? err.status : 500;
+/** A request's failure as the server will rebuild it: by kind; anything that is not a ProviderError is internal. */
+function sendError(id: number, err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof ProviderError) send({type: "error", id, message, kind: err.kind, code: err.code, param: err.param});
+    else send({type: "error", id, message, kind: "internal"});
 }
 
 async function handle(msg: ServerMessage): Promise<void> {
@@ -32,10 +36,10 @@ async function handle(msg: ServerMessage): Promise<void> {
             const ac = new AbortController();
             aborts.set(msg.id, ac);
             try {
-                if (!loaded) throw new EngineError("model is not loaded", 500);
+                if (!loaded) throw new ProviderError("internal", "model is not loaded");
                 await engine.generate(msg.id, msg.request, send, ac.signal);
             } catch (err) {
-                send({type: "error", id: msg.id, message: (err as Error).message, status: errorStatus(err)});
+                sendError(msg.id, err);
             } finally {
                 aborts.delete(msg.id);
             }
@@ -48,18 +52,21 @@ async function handle(msg: ServerMessage): Promise<void> {
             try {
                 send({type: "embedded", id: msg.id, result: await engine.embed(msg.request)});
             } catch (err) {
-                send({type: "error", id: msg.id, message: (err as Error).message, status: errorStatus(err)});
+                sendError(msg.id, err);
             }
             return;
         case "tokenize":
             try {
                 send({type: "tokenized", id: msg.id, count: engine.countTokens(msg.text, msg.chat)});
             } catch (err) {
-                send({type: "error", id: msg.id, message: (err as Error).message, status: errorStatus(err)});
+                sendError(msg.id, err);
             }
             return;
         case "memory":
             send({type: "memory", id: msg.id, rssBytes: process.memoryUsage().rss});
+            return;
+        case "status":
+            send({type: "status", id: msg.id, status: engine.status()});
             return;
         case "shutdown":
             await engine.dispose().catch(() => undefined);

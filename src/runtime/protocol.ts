@@ -2,6 +2,7 @@
  * The one internal request every API family translates into, the events every family translates back,
  * and the IPC messages between the server and a runner process.
  */
+import type {ErrorKind} from "./errors.js";
 
 export interface SamplingOptions {
     temperature: number;
@@ -42,6 +43,11 @@ export interface ToolDefinition {
 
 export type ToolChoice = "auto" | "none" | "required" | {name: string};
 
+/**
+ * There is no logprobs field: node-llama-cpp's LlamaChat and LlamaCompletion never ask the sampler for token
+ * probabilities (only the bare sequence API can), so reporting them would mean a generation loop of our own in
+ * place of theirs (stop triggers, grammars, tool calls). The API layer refuses `logprobs` with a 400 instead.
+ */
 export interface GenerateRequest {
     /** chat: messages through the model's chat template; completion: raw prompt text; infill: prefix + suffix. */
     mode: "chat" | "completion" | "infill";
@@ -55,6 +61,11 @@ export interface GenerateRequest {
     format?: "json" | Record<string, unknown>;
     /** A GBNF grammar (llama.cpp clients). */
     grammar?: string;
+    /**
+     * false: at most one tool call (OpenAI `parallel_tool_calls: false`, Anthropic `disable_parallel_tool_use`).
+     * true or absent: several, up to the runner's cap (8).
+     */
+    parallelToolCalls?: boolean;
 }
 
 export interface GenerationStats {
@@ -78,7 +89,8 @@ export type GenerationEvent =
     | {type: "text"; id: number; text: string; tokens: number}
     | {type: "tool_calls"; id: number; calls: ToolCall[]}
     | {type: "done"; id: number; stats: GenerationStats}
-    | {type: "error"; id: number; message: string; status: number};
+    /** A request's failure, by meaning (src/runtime/errors.ts); the server rebuilds the ProviderError. */
+    | {type: "error"; id: number; message: string; kind: ErrorKind; code?: string; param?: string};
 
 export interface EmbedRequest {
     inputs: string[];
@@ -114,6 +126,17 @@ export interface LoadedInfo {
     gpu: string | false;
 }
 
+/** What a runner is doing now: which request holds each context sequence. */
+export interface RunnerStatus {
+    sequences: Array<{
+        index: number;
+        /** The request id being served, or null when the sequence is free. */
+        job: number | null;
+        /** Tokens held in the sequence's cache (prompt prefix kept for the next request included). */
+        contextTokens: number;
+    }>;
+}
+
 /** Server → runner. */
 export type ServerMessage =
     | {type: "load"; spec: LoadSpec}
@@ -122,6 +145,7 @@ export type ServerMessage =
     | {type: "embed"; id: number; request: EmbedRequest}
     | {type: "tokenize"; id: number; text: string; chat?: ChatMessage[]}
     | {type: "memory"; id: number}
+    | {type: "status"; id: number}
     | {type: "shutdown"};
 
 /** Runner → server. */
@@ -132,6 +156,7 @@ export type RunnerMessage =
     | {type: "embedded"; id: number; result: EmbedResult}
     | {type: "tokenized"; id: number; count: number}
     | {type: "memory"; id: number; rssBytes: number}
+    | {type: "status"; id: number; status: RunnerStatus}
     | {type: "log"; level: "debug" | "info" | "warn" | "error"; msg: string; data?: Record<string, unknown>};
 
 /** Ollama's defaults; node-llama-cpp's own differ, so every request carries all of them explicitly. */

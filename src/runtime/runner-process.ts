@@ -2,8 +2,10 @@ import {fork, type ChildProcess} from "node:child_process";
 import {createRequire} from "node:module";
 import path from "node:path";
 import {fileURLToPath, pathToFileURL} from "node:url";
+import {ProviderError} from "./errors.js";
 import type {
-    ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, LoadedInfo, LoadSpec, RunnerMessage, ServerMessage
+    ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerMessage, RunnerStatus,
+    ServerMessage
 } from "./protocol.js";
 import type {Runner} from "./runner.js";
 
@@ -12,7 +14,13 @@ const RUNNER_ENTRY = path.join(here, "..", "runner", "main.ts");
 // runners are TypeScript too; tsx's loader lets node run them without a build step
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
-export class RunnerCrashedError extends Error {}
+/** The runner process died or could not start: every request it had fails with this. */
+export class RunnerCrashedError extends ProviderError {
+    constructor(message: string) {
+        super("crashed", message, {code: "runner_crashed"});
+        this.name = "RunnerCrashedError";
+    }
+}
 
 type Pending = {
     onEvent?: (e: GenerationEvent) => void;
@@ -86,7 +94,7 @@ export class RunnerProcess implements Runner {
                 this.loadWaiter = null;
                 return;
             case "load_error":
-                this.loadWaiter?.reject(new Error(m.message));
+                this.loadWaiter?.reject(new ProviderError("load_failed", m.message));
                 this.loadWaiter = null;
                 return;
             case "text":
@@ -103,15 +111,16 @@ export class RunnerProcess implements Runner {
             case "error": {
                 const p = this.pending.get(m.id);
                 this.pending.delete(m.id);
-                p?.reject(Object.assign(new Error(m.message), {status: m.status}));
+                p?.reject(new ProviderError(m.kind, m.message, {code: m.code, param: m.param}));
                 return;
             }
             case "embedded":
             case "tokenized":
-            case "memory": {
+            case "memory":
+            case "status": {
                 const p = this.pending.get(m.id);
                 this.pending.delete(m.id);
-                p?.resolve(m.type === "embedded" ? m.result : m.type === "tokenized" ? m.count : m.rssBytes);
+                p?.resolve(m.type === "embedded" ? m.result : m.type === "tokenized" ? m.count : m.type === "memory" ? m.rssBytes : m.status);
                 return;
             }
             case "log":
@@ -140,9 +149,9 @@ export class RunnerProcess implements Runner {
         return {id, promise};
     }
 
-    /** Streams one generation; `signal` aborting tells the runner to stop after the token in progress. */
-    generate(request: GenerateRequest, onEvent: (e: GenerationEvent) => void, signal?: AbortSignal): Promise<import("./protocol.js").GenerationStats> {
-        const {id, promise} = this.request<import("./protocol.js").GenerationStats>((i) => ({type: "generate", id: i, request}), onEvent);
+    /** Streams one generation; `signal` aborting tells the runner to stop after the token or prompt batch in progress. */
+    generate(request: GenerateRequest, onEvent: (e: GenerationEvent) => void, signal?: AbortSignal): Promise<GenerationStats> {
+        const {id, promise} = this.request<GenerationStats>((i) => ({type: "generate", id: i, request}), onEvent);
         if (signal) {
             const onAbort = () => this.send({type: "abort", id});
             if (signal.aborted) onAbort();
@@ -162,6 +171,11 @@ export class RunnerProcess implements Runner {
 
     memory(): Promise<number> {
         return this.request<number>((id) => ({type: "memory", id})).promise;
+    }
+
+    /** Which request holds each of the runner's sequences: whether a generation really stopped is seen here. */
+    status(): Promise<RunnerStatus> {
+        return this.request<RunnerStatus>((id) => ({type: "status", id})).promise;
     }
 
     /** Asks the runner to free its model and exit; kills it if it does not within `graceMs`. */
