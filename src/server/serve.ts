@@ -74,7 +74,15 @@ export async function startServer(config: ProviderConfig, opts: ServeOptions = {
             (a) => auditApi(a, {config, logger, listModels: async () => runtime.registry.models(), rescan, downloads})
         ]
     });
-    await app.listen({host: config.server_host, port: config.server_port});
+    try {
+        await app.listen({host: config.server_host, port: config.server_port});
+    } catch (err) {
+        // a port someone else holds: leave nothing running (resumed downloads, the runtime's timers) behind
+        await app.close().catch(() => undefined);
+        await downloads.close();
+        await runtime.close();
+        throw err;
+    }
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : config.server_port;
     const host = config.server_host.includes(":") ? `[${config.server_host}]` : config.server_host;
