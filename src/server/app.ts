@@ -5,6 +5,7 @@ import {healthApi} from "../api/health.js";
 import {llamacppApi} from "../api/llamacpp/index.js";
 import {ollamaApi} from "../api/ollama/index.js";
 import {openaiApi} from "../api/openai/index.js";
+import {responsesApi} from "../api/responses/index.js";
 import {runtimeApi} from "../api/runtime.js";
 import {schemaErrorMessage} from "../api/shared/schema.js";
 import type {Logger} from "../log/logger.js";
@@ -67,6 +68,7 @@ export async function buildApp(runtime: Runtime, logger: Logger, opts: AppOption
     await app.register(ollamaApi, {runtime, logger});
     await app.register(openaiApi, {runtime, logger});
     await app.register(anthropicApi, {runtime, logger});
+    await app.register(responsesApi, {runtime, logger});
     await app.register(llamacppApi, {runtime, logger});
     await app.register(runtimeApi, {runtime});
     for (const plugin of opts.extra ?? []) await app.register(plugin);

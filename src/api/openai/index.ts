@@ -19,7 +19,9 @@ function requireModel(runtime: Runtime, body: Body): string {
     return model;
 }
 
-const modelObject = (id: string, created: number, owner: string) => ({id, object: "model", created, owned_by: owner});
+/** `context_length`: the context a local model is loaded with (or would be), so agents can size their window. */
+const modelObject = (id: string, created: number, owner: string, contextLength?: number) =>
+    ({id, object: "model", created, owned_by: owner, ...(contextLength != null ? {context_length: contextLength} : {})});
 
 export const openaiApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runtime, logger}) => {
     app.post("/v1/chat/completions", {schema: chatSchema}, async (request, reply) => {
@@ -75,7 +77,7 @@ export const openaiApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
 
     app.get("/v1/models", async () => {
         const local = runtime.registry.models().filter((m) => m.status !== "invalid").sort((a, b) => b.mtime_ms - a.mtime_ms);
-        const data = local.map((m) => modelObject(m.name, Math.floor(m.mtime_ms / 1000), "zombiecoder"));
+        const data = local.map((m) => modelObject(m.name, Math.floor(m.mtime_ms / 1000), "zombiecoder", runtime.contextSizeOf(m)));
         for (const {upstream, model} of await runtime.upstreamModels())
             data.push(modelObject(model.name, model.created ?? (Math.floor(Date.parse(String(model.tag?.modified_at ?? "")) / 1000) || 0), upstream.id));
         return {object: "list", data};
@@ -86,7 +88,7 @@ export const openaiApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         const id = String((request.params as Record<string, string>)["*"] ?? "");
         // only a model that exists by this name: a fuzzy match would describe a model the client did not name
         const local = runtime.exactModel(id);
-        if (local) return modelObject(id, Math.floor(local.mtime_ms / 1000), "zombiecoder");
+        if (local) return modelObject(id, Math.floor(local.mtime_ms / 1000), "zombiecoder", runtime.contextSizeOf(local));
         const remote = (await runtime.upstreamModels()).find(({model}) => model.name === id || model.name === `${id}:latest`);
         if (remote) return modelObject(id, remote.model.created ?? 0, remote.upstream.id);
         throw runtime.notFound(id);
