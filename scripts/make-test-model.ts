@@ -4,17 +4,52 @@
  *   tsx scripts/make-test-model.ts <out.gguf> [--fim] [--tools] [--realistic] [--quant f32|f16|q8_0]
  *       [--seed N] [--name NAME] [--arch NAME] [--embedding[=mean|cls|last|none|rank]] [--split N]
  *       [--projector] [--truncate] [--tie|--no-tie] [--embd N] [--layers N] [--heads N] [--kv-heads N]
- *       [--ff N] [--ctx N] [--extra-tokens N] [--alignment N]
+ *       [--ff N] [--ctx N] [--extra-tokens N] [--alignment N] [--chat-format chatml|chatml-tools|qwen3|harmony]
+ *       [--script TEXT [--then end-of-turn|end-of-text|repeat]] [--script-json TURNS]
  *
- * Prints the info object as JSON on stdout.
+ * --script makes a scripted model that writes TEXT after any prompt (see src/gguf/script.ts); --script-json takes
+ * the full form, a JSON array of {after?, text, then?} turns. Prints the info object as JSON on stdout.
  */
 import path from "node:path";
 import {parseArgs} from "node:util";
-import {writeTestModel, type TestModelOptions, type TestModelPooling, type TestModelQuantization} from "../src/gguf/test-model.js";
+import {
+    writeTestModel,
+    type ChatFormatName,
+    type ScriptEnd,
+    type TestModelOptions,
+    type TestModelPooling,
+    type TestModelQuantization,
+    type TestModelScript
+} from "../src/gguf/test-model.js";
 
 const USAGE = "usage: tsx scripts/make-test-model.ts <out.gguf> [--fim] [--tools] [--realistic] [--quant f32|f16|q8_0] " +
     "[--seed N] [--name NAME] [--arch NAME] [--embedding[=POOLING]] [--split N] [--projector] [--truncate] " +
-    "[--tie|--no-tie] [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--ctx N] [--extra-tokens N] [--alignment N]";
+    "[--tie|--no-tie] [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--ctx N] [--extra-tokens N] [--alignment N] " +
+    "[--chat-format chatml|chatml-tools|qwen3|harmony] [--script TEXT [--then end-of-turn|end-of-text|repeat]] [--script-json TURNS]";
+
+const THEN_VALUES = ["end-of-turn", "end-of-text", "repeat"] as const;
+
+function scriptFrom(text: string | undefined, then: string | undefined, json: string | undefined): TestModelScript | undefined {
+    if (text != null && json != null)
+        throw new Error("give --script or --script-json, not both");
+    if (then != null && !(THEN_VALUES as readonly string[]).includes(then))
+        throw new Error(`--then must be one of ${THEN_VALUES.join(", ")}, got "${then}"`);
+    if (then != null && text == null)
+        throw new Error("--then needs --script");
+    if (text != null)
+        return {text, then: then as ScriptEnd | undefined};
+    if (json == null)
+        return undefined;
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(json);
+    } catch (err) {
+        throw new Error(`--script-json is not JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(parsed))
+        throw new Error("--script-json must be a JSON array of {after?, text, then?} turns");
+    return parsed as TestModelScript;
+}
 
 function int(name: string, value: string | undefined): number | undefined {
     if (value == null)
@@ -25,7 +60,7 @@ function int(name: string, value: string | undefined): number | undefined {
     return n;
 }
 
-function main(argv: string[]): Promise<void> {
+async function main(argv: string[]): Promise<void> {
     // parseArgs has no optional-value flags, so "--embedding=mean" and a bare "--embedding" are split here.
     let embedding: TestModelOptions["embedding"];
     const rest = argv.filter((arg) => {
@@ -59,13 +94,17 @@ function main(argv: string[]): Promise<void> {
             ctx: {type: "string"},
             "extra-tokens": {type: "string"},
             alignment: {type: "string"},
+            "chat-format": {type: "string"},
+            script: {type: "string"},
+            then: {type: "string"},
+            "script-json": {type: "string"},
             help: {type: "boolean", short: "h"}
         }
     });
     if (values.help === true || positionals.length !== 1) {
         process.stderr.write(USAGE + "\n");
         process.exitCode = values.help === true ? 0 : 2;
-        return Promise.resolve();
+        return;
     }
     const quant = values.quant as TestModelQuantization | undefined;
     if (quant != null && !["f32", "f16", "q8_0"].includes(quant))
@@ -90,7 +129,9 @@ function main(argv: string[]): Promise<void> {
         feedForwardLength: int("ff", values.ff),
         contextLength: int("ctx", values.ctx),
         extraTokens: int("extra-tokens", values["extra-tokens"]),
-        alignment: int("alignment", values.alignment)
+        alignment: int("alignment", values.alignment),
+        chatFormat: values["chat-format"] as ChatFormatName | undefined,
+        script: scriptFrom(values.script, values.then, values["script-json"])
     };
     return writeTestModel(path.resolve(positionals[0]), options).then((info) => {
         process.stdout.write(JSON.stringify({...info, chatTemplate: info.chatTemplate == null ? undefined : `${info.chatTemplate.length} chars`}, null, 2) + "\n");

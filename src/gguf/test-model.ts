@@ -16,8 +16,19 @@
  *   `<|fim_suffix|>` (llama.cpp also detects them by text alone, verified without the keys).
  * - tools: the Jinja `tokenizer.chat_template` references `tools` (and usually `<tool_call>`).
  * - split: `split.count` > 1 in part 1; parts match `-NNNNN-of-NNNNN.gguf`; only part 1 has metadata.
+ *
+ * A *scripted* model (option `script`, see script.ts) is the exception to "gibberish": its weights make greedy
+ * decoding write a chosen text with a logit margin of about 64, so the output is the same on every CPU kernel,
+ * thread count and encoding. Every block's attention and feed-forward weights are zero, so each block adds exactly
+ * zero and the residual stream reaching the output head is the current token's embedding; embeddings are one-hot
+ * (one coordinate per script state, every other token on a shared "sink" coordinate); the output head maps each
+ * state's coordinate to its successor token. The RMSNorm of a one-hot vector is √n_embd on that coordinate, so the
+ * scripted token's logit is `OUTPUT_VALUE · √n_embd` and every other logit is exactly 0.
  */
 import path from "node:path";
+import {compileScript, type CompiledTurn, type TestModelScript} from "./script.js";
+import {CHAT_FORMATS, type ChatFormatName} from "./templates.js";
+import {buildVocab, suppressedTokenIds, type TestModelTokenIds, type Vocab} from "./vocab.js";
 import {
     GgmlType,
     encodeGgufHeader,
@@ -30,6 +41,11 @@ import {
     type GgufTensor,
     type WriteGgufResult
 } from "./writer.js";
+
+export {CHATML_TEMPLATE, CHATML_TOOLS_TEMPLATE} from "./templates.js";
+export type {ChatFormatName} from "./templates.js";
+export type {TestModelTokenIds} from "./vocab.js";
+export type {CompiledTurn, ScriptEnd, ScriptedTurn, TestModelScript} from "./script.js";
 
 export type TestModelQuantization = "f32" | "f16" | "q8_0";
 export type TestModelPooling = "none" | "mean" | "cls" | "last" | "rank";
@@ -76,6 +92,21 @@ export interface TestModelOptions extends Partial<TestModelDimensions> {
     /** Replace the generated chat template; `false` writes none. */
     chatTemplate?: string | false;
     /**
+     * A chat format: its template (unless `chatTemplate` is given), the tokens it writes and its end-of-turn token.
+     * "chatml-tools" and "qwen3" imply `tools`. Default "chatml" ("chatml-tools" with `tools`).
+     */
+    chatFormat?: ChatFormatName;
+    /** More control tokens, rendered only as special tokens (`<|start|>`…). */
+    specialTokens?: readonly string[];
+    /** More user-defined tokens: kept whole in any input, rendered as text (`<think>`…). */
+    addedTokens?: readonly string[];
+    /**
+     * Make greedy (and sampled: the margin is about 64 logits) decoding write these turns, the same on every CPU.
+     * Needs untied embeddings; grows `embeddingLength` when the script has more states than it (an explicit
+     * embeddingLength that is too small is an error). See script.ts for how prompts pick the turn.
+     */
+    script?: TestModelScript;
+    /**
      * Make it an embedding model: writes `<arch>.pooling_type` and (by default) no chat template.
      * `true` means mean pooling.
      */
@@ -98,22 +129,6 @@ export interface TestModelOptions extends Partial<TestModelDimensions> {
     suppressSpecialTokens?: boolean;
 }
 
-export interface TestModelTokenIds {
-    unk: number;
-    bos: number;
-    eos: number;
-    /** `<|im_end|>`; also the end-of-turn token. */
-    eot: number;
-    imStart: number;
-    imEnd: number;
-    /** Id of `<0x00>`; byte b is `byteBase + b`. */
-    byteBase: number;
-    fimPrefix?: number;
-    fimSuffix?: number;
-    fimMiddle?: number;
-    toolCallStart?: number;
-    toolCallEnd?: number;
-}
 
 export interface TestModelFile {
     path: string;
@@ -145,10 +160,20 @@ export interface TestModelInfo {
     tokens: TestModelTokenIds;
     chatTemplate?: string;
     pooling?: TestModelPooling;
+    /** The compiled script of a scripted model. */
+    script?: TestModelScriptInfo;
     splitCount: number;
     truncated: boolean;
     seed: number;
     alignment: number;
+}
+
+export interface TestModelScriptInfo {
+    turns: CompiledTurn[];
+    /** Logit of the scripted next token; every other token's logit is 0. */
+    logit: number;
+    /** Distinct states (sink included); embeddingLength is at least this. */
+    states: number;
 }
 
 export type TestModelPresetName = "tiny" | "realistic";
@@ -192,162 +217,6 @@ const QUANT: Readonly<Record<TestModelQuantization, {ggml: GgmlType; fileType: n
     f16: {ggml: GgmlType.F16, fileType: 1},
     q8_0: {ggml: GgmlType.Q8_0, fileType: 7}
 };
-
-// llama.cpp token attributes as stored in tokenizer.ggml.token_type.
-const TOKEN_TYPE = {normal: 1, unknown: 2, control: 3, userDefined: 4, byte: 6} as const;
-
-export const CHATML_TEMPLATE =
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}" +
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-/** ChatML with Qwen2.5-style tool calling: tools listed in the system turn, calls in `<tool_call>` JSON blocks. */
-export const CHATML_TOOLS_TEMPLATE = [
-    "{%- if tools %}",
-    "{{- '<|im_start|>system\\n' }}",
-    "{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] }}{%- else %}{{- 'You are a helpful assistant.' }}{%- endif %}",
-    "{{- \"\\n\\n# Tools\\n\\nYou may call one or more functions to assist with the user query.\\n\\n" +
-        "You are provided with function signatures within <tools></tools> XML tags:\\n<tools>\" }}",
-    "{%- for tool in tools %}{{- \"\\n\" }}{{- tool | tojson }}{%- endfor %}",
-    "{{- \"\\n</tools>\\n\\nFor each function call, return a json object with function name and arguments within " +
-        "<tool_call></tool_call> XML tags:\\n<tool_call>\\n{\\\"name\\\": <function-name>, \\\"arguments\\\": <args-json-object>}\\n</tool_call><|im_end|>\\n\" }}",
-    "{%- else %}",
-    "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}",
-    "{%- else %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}",
-    "{%- endif %}",
-    "{%- for message in messages %}",
-    "{%- if (message.role == 'user') or (message.role == 'system' and not loop.first) or (message.role == 'assistant' and not message.tool_calls) %}",
-    "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}",
-    "{%- elif message.role == 'assistant' %}",
-    "{{- '<|im_start|>' + message.role }}",
-    "{%- if message.content %}{{- '\\n' + message.content }}{%- endif %}",
-    "{%- for tool_call in message.tool_calls %}",
-    "{%- if tool_call.function is defined %}{%- set tool_call = tool_call.function %}{%- endif %}",
-    "{{- '\\n<tool_call>\\n{\"name\": \"' }}{{- tool_call.name }}{{- '\", \"arguments\": ' }}{{- tool_call.arguments | tojson }}{{- '}\\n</tool_call>' }}",
-    "{%- endfor %}",
-    "{{- '<|im_end|>\\n' }}",
-    "{%- elif message.role == 'tool' %}",
-    "{%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != 'tool') %}{{- '<|im_start|>user' }}{%- endif %}",
-    "{{- '\\n<tool_response>\\n' }}{{- message.content }}{{- '\\n</tool_response>' }}",
-    "{%- if loop.last or (messages[loop.index0 + 1].role != 'tool') %}{{- '<|im_end|>\\n' }}{%- endif %}",
-    "{%- endif %}",
-    "{%- endfor %}",
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-].join("\n");
-
-// ---------------------------------------------------------------------------------------------
-// Vocabulary
-
-const SPACE = "\u2581"; // SentencePiece's visible space
-
-// Chat-role words first: with the default piece budget they are the ones that become whole tokens.
-const WORDS = [
-    "user", "assistant", "system", "hello", "Hello", "world", "the", "and", "you", "that", "for", "are", "with",
-    "this", "have", "from", "not", "what", "can", "your", "how", "will", "help", "code", "function", "return",
-    "const", "import", "model", "test", "data", "about", "would", "make", "like", "into", "time", "more", "write",
-    "number", "could", "people", "first", "water", "find", "come", "made", "is", "it", "in", "of", "to", "a", "I"
-];
-
-interface Vocab {
-    tokens: string[];
-    scores: number[];
-    types: number[];
-    ids: TestModelTokenIds;
-}
-
-function basePieces(): string[] {
-    const out: string[] = [SPACE];
-    for (let c = 0x21; c <= 0x7e; c++)
-        out.push(String.fromCharCode(c));
-    // Every prefix of each piece is itself a piece, so SentencePiece's pairwise merges can reach the whole word.
-    for (const word of WORDS)
-        for (const w of [SPACE + word, word])
-            for (let n = 2; n <= w.length; n++)
-                out.push(w.slice(0, n));
-    return [...new Set(out)];
-}
-
-function* syntheticPieces(): Generator<string> {
-    const letters = "abcdefghijklmnopqrstuvwxyz";
-    for (let len = 2; ; len++) {
-        const total = letters.length ** len;
-        for (let i = 0; i < total; i++) {
-            let s = "";
-            for (let k = 0, n = i; k < len; k++, n = Math.floor(n / letters.length))
-                s = letters[n % letters.length] + s;
-            yield s;
-            yield SPACE + s;
-        }
-    }
-}
-
-function buildVocab(extraTokens: number, fim: boolean, tools: boolean): Vocab {
-    const tokens: string[] = [];
-    const scores: number[] = [];
-    const types: number[] = [];
-    const add = (text: string, type: number, score = 0): number => {
-        tokens.push(text);
-        types.push(type);
-        scores.push(score);
-        return tokens.length - 1;
-    };
-
-    // SentencePiece/llama conventions: 0 <unk>, 1 <s>, 2 </s>, then the byte-fallback tokens.
-    const unk = add("<unk>", TOKEN_TYPE.unknown);
-    const bos = add("<s>", TOKEN_TYPE.control);
-    const eos = add("</s>", TOKEN_TYPE.control);
-    const byteBase = tokens.length;
-    for (let b = 0; b < 256; b++)
-        add(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`, TOKEN_TYPE.byte);
-    const imStart = add("<|im_start|>", TOKEN_TYPE.control);
-    const imEnd = add("<|im_end|>", TOKEN_TYPE.control);
-
-    const ids: TestModelTokenIds = {unk, bos, eos, eot: imEnd, imStart, imEnd, byteBase};
-    if (fim) {
-        ids.fimPrefix = add("<|fim_prefix|>", TOKEN_TYPE.control);
-        ids.fimSuffix = add("<|fim_suffix|>", TOKEN_TYPE.control);
-        ids.fimMiddle = add("<|fim_middle|>", TOKEN_TYPE.control);
-    }
-    if (tools) {
-        // Qwen2.5 ships these as added, non-special tokens: matched as text, rendered as text.
-        ids.toolCallStart = add("<tool_call>", TOKEN_TYPE.userDefined);
-        ids.toolCallEnd = add("</tool_call>", TOKEN_TYPE.userDefined);
-    }
-
-    const seen = new Set(tokens);
-    let added = 0;
-    const pushPiece = (piece: string): void => {
-        if (added >= extraTokens || seen.has(piece))
-            return;
-        seen.add(piece);
-        // Earlier pieces merge first (SentencePiece picks the highest-scoring merge result).
-        add(piece, TOKEN_TYPE.normal, -(added + 1));
-        added++;
-    };
-    for (const piece of basePieces())
-        pushPiece(piece);
-    if (added < extraTokens)
-        for (const piece of syntheticPieces()) {
-            pushPiece(piece);
-            if (added >= extraTokens)
-                break;
-        }
-    return {tokens, scores, types, ids};
-}
-
-/** Output-head rows forced to zero so greedy decoding prefers printable pieces. */
-function suppressedTokenIds(vocab: Vocab): Set<number> {
-    const ids = new Set<number>();
-    vocab.types.forEach((type, id) => {
-        if (type === TOKEN_TYPE.control || type === TOKEN_TYPE.unknown || type === TOKEN_TYPE.userDefined)
-            ids.add(id);
-        if (type === TOKEN_TYPE.byte) {
-            const b = id - vocab.ids.byteBase;
-            if (b < 0x20 || b > 0x7e)
-                ids.add(id);
-        }
-    });
-    return ids;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Weights
@@ -398,7 +267,11 @@ class Xorshift128 {
     }
 }
 
-type Init = {kind: "random"; std: number} | {kind: "constant"; value: number};
+type Init =
+    | {kind: "random"; std: number}
+    | {kind: "constant"; value: number}
+    /** Zero except the listed `[column, value]` entries of each listed row (row = index along dims[1]). */
+    | {kind: "sparse"; rows: ReadonlyMap<number, ReadonlyArray<readonly [number, number]>>};
 
 interface TensorPlan {
     name: string;
@@ -432,6 +305,17 @@ function* tensorChunks(plan: TensorPlan, seed: number): Generator<Uint8Array> {
     if (init.kind === "constant") {
         for (let row = 0; row < rows; row += rowsPerChunk) {
             const values = new Float32Array(Math.min(rowsPerChunk, rows - row) * rowLength).fill(init.value);
+            yield encodeTensorValues(plan.type, values);
+        }
+        return;
+    }
+    if (init.kind === "sparse") {
+        for (let row = 0; row < rows; row += rowsPerChunk) {
+            const chunkRows = Math.min(rowsPerChunk, rows - row);
+            const values = new Float32Array(chunkRows * rowLength);
+            for (let r = 0; r < chunkRows; r++)
+                for (const [col, value] of init.rows.get(row + r) ?? [])
+                    values[r * rowLength + col] = value;
             yield encodeTensorValues(plan.type, values);
         }
         return;
@@ -481,6 +365,55 @@ function* tensorChunks(plan: TensorPlan, seed: number): Generator<Uint8Array> {
             yield encodeTensorValues(plan.type, values);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripted weights
+
+/** One-hot embedding value: q · 2^k with q = 127, so f32, f16 and q8_0 store it exactly. */
+const EMBEDDING_VALUE = 127 * 2 ** -7;
+/** The logit the scripted token should get: far beyond any rounding, and beyond sampling at temperature 1 too. */
+const SCRIPTED_LOGIT = 64;
+
+function greatestCommonDivisor(a: number, b: number): number {
+    return b === 0 ? a : greatestCommonDivisor(b, a % b);
+}
+
+/**
+ * The smallest valid embedding length that gives every script state its own coordinate: a multiple of 32 (q8_0
+ * blocks) and of twice the head count (whole, even head dimensions), never below the preset's.
+ */
+function scriptedEmbeddingLength(dims: Preset, states: number, explicit: boolean): number {
+    if (dims.embeddingLength >= states)
+        return dims.embeddingLength;
+    if (explicit)
+        throw new RangeError(`the script needs ${states} states but embeddingLength is ${dims.embeddingLength}; omit it or raise it to at least ${states}`);
+    const step = (BLOCK * 2 * dims.headCount) / greatestCommonDivisor(BLOCK, 2 * dims.headCount);
+    return Math.ceil(states / step) * step;
+}
+
+/**
+ * token_embd: token t → EMBEDDING_VALUE on its state's coordinate (0, the sink, for tokens outside the script).
+ * output: row j gets OUTPUT_VALUE on the coordinate of every state whose successor is j. After RMSNorm the
+ * residual is √n_embd on one coordinate, so that state's successor scores OUTPUT_VALUE · √n_embd and all else 0.
+ */
+function scriptedHeads(vocab: Vocab, stateOf: ReadonlyMap<number, number>, successor: readonly number[], nEmbd: number) {
+    // q · 2^k again, k chosen so that the logit lands near SCRIPTED_LOGIT for this width.
+    const outputValue = 127 * 2 ** Math.round(Math.log2(SCRIPTED_LOGIT / (Math.sqrt(nEmbd) * 127)));
+    const embeddingRows = new Map<number, Array<[number, number]>>();
+    for (let id = 0; id < vocab.tokens.length; id++)
+        embeddingRows.set(id, [[stateOf.get(id) ?? 0, EMBEDDING_VALUE]]);
+    const outputRows = new Map<number, Array<[number, number]>>();
+    successor.forEach((next, state) => {
+        const row = outputRows.get(next) ?? [];
+        row.push([state, outputValue]);
+        outputRows.set(next, row);
+    });
+    return {
+        embedding: {kind: "sparse", rows: embeddingRows} satisfies Init,
+        output: {kind: "sparse", rows: outputRows} satisfies Init,
+        logit: outputValue * Math.sqrt(nEmbd)
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -552,24 +485,42 @@ export async function writeTestModel(filePath: string, options: TestModelOptions
     const quantization = options.quantization ?? dims.quantization;
     if (!Object.hasOwn(QUANT, quantization))
         throw new RangeError(`quantization must be f32, f16 or q8_0, got ${quantization}`);
-    validate(dims, quantization);
-    const tie = options.tieEmbeddings ?? dims.tieEmbeddings;
+    const scripted = options.script != null;
+    if (scripted && options.tieEmbeddings === true)
+        throw new RangeError("a scripted model needs its own output head: tieEmbeddings cannot be true");
+    // The scripted output head differs from the embedding matrix, so scripts never tie (the realistic preset does).
+    const tie = scripted ? false : options.tieEmbeddings ?? dims.tieEmbeddings;
     const architecture = options.architecture ?? "llama";
     const seed = (options.seed ?? 1) >>> 0;
     const fim = options.fim === true;
-    const tools = options.tools === true;
+    if (options.chatFormat != null && !Object.hasOwn(CHAT_FORMATS, options.chatFormat))
+        throw new RangeError(`chatFormat must be one of ${Object.keys(CHAT_FORMATS).join(", ")}, got ${options.chatFormat}`);
+    const tools = options.tools === true || options.chatFormat === "chatml-tools" || options.chatFormat === "qwen3";
+    const format = CHAT_FORMATS[options.chatFormat ?? (tools ? "chatml-tools" : "chatml")];
     const pooling: TestModelPooling | undefined = options.embedding == null || options.embedding === false
         ? undefined
         : options.embedding === true ? "mean" : options.embedding.pooling ?? "mean";
     if (pooling != null && !Object.hasOwn(POOLING_TYPE_IDS, pooling))
         throw new RangeError(`embedding.pooling must be one of ${Object.keys(POOLING_TYPE_IDS).join(", ")}, got ${pooling}`);
+    if (scripted && pooling != null)
+        throw new RangeError("an embedding model cannot be scripted (it generates no text)");
     const splitCount = options.split ?? 1;
     // split.count is a u16 in gguf-split's format.
     if (!Number.isSafeInteger(splitCount) || splitCount < 1 || splitCount > 0xffff)
         throw new RangeError(`split must be an integer from 1 to 65535, got ${splitCount}`);
     const name = options.name ?? `ZombieCoder Test ${architecture}`;
 
-    const vocab = buildVocab(dims.extraTokens, fim, tools);
+    const vocab = buildVocab({
+        extraTokens: dims.extraTokens, fim, tools,
+        specialTokens: [...format.specialTokens, ...(options.specialTokens ?? [])],
+        addedTokens: [...format.addedTokens, ...(options.addedTokens ?? [])],
+        endOfTurn: format.endOfTurn
+    });
+    // Compiling appends the script's pieces to the vocabulary, so it comes before anything sized by it.
+    const script = options.script == null ? undefined : compileScript(vocab, options.script);
+    if (script != null)
+        dims.embeddingLength = scriptedEmbeddingLength(dims, script.successor.length, options.embeddingLength != null);
+    validate(dims, quantization);
     const nVocab = vocab.tokens.length;
     const nEmbd = dims.embeddingLength;
     const headDim = nEmbd / dims.headCount;
@@ -581,20 +532,31 @@ export async function writeTestModel(filePath: string, options: TestModelOptions
     // ---- tensors (ggml dims: [input/contiguous, output]) ----
     const plans: TensorPlan[] = [];
     const mat = (name: string, inDim: number, outDim: number, extra: Partial<TensorPlan> = {}): void => {
-        plans.push({name, dims: [inDim, outDim], type: wType, init: {kind: "random", std: 1 / Math.sqrt(inDim)}, ...extra});
+        // A scripted model's blocks add exactly zero to the residual stream (see the header comment).
+        const init: Init = script != null ? {kind: "constant", value: 0} : {kind: "random", std: 1 / Math.sqrt(inDim)};
+        plans.push({name, dims: [inDim, outDim], type: wType, init, ...extra});
     };
     const vec = (name: string, len: number, value: number): void => {
         plans.push({name, dims: [len], type: GgmlType.F32, init: {kind: "constant", value}});
     };
-    const zeroRows = suppress ? suppressedTokenIds(vocab) : undefined;
-    plans.push({
-        name: "token_embd.weight", dims: [nEmbd, nVocab], type: wType, init: {kind: "random", std: 1},
-        // With tied embeddings the output head *is* this matrix.
-        zeroRows: tie ? zeroRows : undefined
-    });
-    vec("output_norm.weight", nEmbd, 1);
-    if (!tie)
-        mat("output.weight", nEmbd, nVocab, {zeroRows});
+    let scriptInfo: TestModelScriptInfo | undefined;
+    if (script != null) {
+        const heads = scriptedHeads(vocab, script.stateOf, script.successor, nEmbd);
+        plans.push({name: "token_embd.weight", dims: [nEmbd, nVocab], type: wType, init: heads.embedding});
+        vec("output_norm.weight", nEmbd, 1);
+        plans.push({name: "output.weight", dims: [nEmbd, nVocab], type: wType, init: heads.output});
+        scriptInfo = {turns: script.turns, logit: heads.logit, states: script.successor.length};
+    } else {
+        const zeroRows = suppress ? suppressedTokenIds(vocab) : undefined;
+        plans.push({
+            name: "token_embd.weight", dims: [nEmbd, nVocab], type: wType, init: {kind: "random", std: 1},
+            // With tied embeddings the output head *is* this matrix.
+            zeroRows: tie ? zeroRows : undefined
+        });
+        vec("output_norm.weight", nEmbd, 1);
+        if (!tie)
+            mat("output.weight", nEmbd, nVocab, {zeroRows});
+    }
     const qkvBias = architecture === "qwen2";
     for (let i = 0; i < dims.blockCount; i++) {
         const p = `blk.${i}.`;
@@ -621,7 +583,7 @@ export async function writeTestModel(filePath: string, options: TestModelOptions
     const chatTemplate = options.chatTemplate === false
         ? undefined
         // Embedding models usually ship without a chat template; asking for tools overrides that.
-        : options.chatTemplate ?? (pooling != null && !tools ? undefined : tools ? CHATML_TOOLS_TEMPLATE : CHATML_TEMPLATE);
+        : options.chatTemplate ?? (pooling != null && !tools ? undefined : format.template);
 
     const meta: Array<[string, GgufMetadataValue]> = [
         ["general.architecture", gguf.str(architecture)],
@@ -734,6 +696,7 @@ export async function writeTestModel(filePath: string, options: TestModelOptions
         tokens: vocab.ids,
         chatTemplate,
         pooling,
+        script: scriptInfo,
         splitCount,
         truncated: truncate,
         seed,

@@ -243,17 +243,19 @@ describe("test-model weights", () => {
 });
 
 describe("test models in node-llama-cpp", () => {
-    it("the default model answers a chat deterministically via LlamaChat; f32, f16 and the split copy agree", async () => {
+    it("the default model answers a chat deterministically via LlamaChat; the split copy agrees, every encoding generates", async () => {
         const {texts, stopReason, wrapper} = await chat(models.default.path, 2);
         expect(wrapper).toBe("ChatML");
         expect(texts[0].length).toBeGreaterThan(0);
         expect(texts[1]).toBe(texts[0]);
         expect(stopReason).toBe("maxTokens");
-        // Same weights in every encoding (see above) and in the split copy: the greedy text must not change.
-        for (const name of ["f32", "f16", "split"]) {
-            const other = await chat(models[name].path);
-            expect(other.texts[0], name).toBe(texts[0]);
-        }
+        // The split copy runs the very same tensors through the very same kernels.
+        expect((await chat(models.split.path)).texts[0]).toBe(texts[0]);
+        // f32 and f16 hold the same numbers, but each encoding has its own kernels (q8_0 also rounds the activations),
+        // so a random model's greedy text may part ways between them; scripted-model.test.ts checks that a scripted
+        // model's text does not.
+        for (const name of ["f32", "f16"])
+            expect((await chat(models[name].path)).texts[0].length, name).toBeGreaterThan(0);
     });
 
     it("the tokenizer round-trips text and ends a turn on <|im_end|>", async () => {
