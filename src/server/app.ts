@@ -3,11 +3,14 @@ import Fastify, {type FastifyInstance} from "fastify";
 import {anthropicApi} from "../api/anthropic/index.js";
 import {healthApi} from "../api/health.js";
 import {llamacppApi} from "../api/llamacpp/index.js";
+import {metricsApi} from "../api/metrics.js";
 import {ollamaApi} from "../api/ollama/index.js";
 import {openaiApi} from "../api/openai/index.js";
 import {responsesApi} from "../api/responses/index.js";
 import {runtimeApi} from "../api/runtime.js";
 import {schemaErrorMessage} from "../api/shared/schema.js";
+import {installUiAssets, uiApi} from "../api/ui/index.js";
+import type {DownloadManager} from "../download/manager.js";
 import type {Logger} from "../log/logger.js";
 import type {Runtime} from "../runtime/runtime.js";
 import {installAuth} from "./auth.js";
@@ -20,6 +23,8 @@ export interface AppOptions {
     plugins?: Array<(app: FastifyInstance) => void | Promise<void>>;
     /** How long upstream model lists are cached (tests shorten it). */
     upstreamListTtlMs?: number;
+    /** The download manager, for the download metrics (left out without it). */
+    downloads?: DownloadManager;
 }
 
 /** Extra plugins mounted next to the API families (downloads, audit). */
@@ -63,6 +68,8 @@ export async function buildApp(runtime: Runtime, logger: Logger, opts: AppOption
         reply.header("Connection", "close");
         return sendError(request, reply, 503, "server is shutting down; retry in a moment", "shutting_down");
     });
+    // the dashboard's files are public (its data routes are not), so they are answered before the key check
+    installUiAssets(app);
     installAuth(app, runtime.config);
     await app.register(healthApi, {runtime, testHooks: opts.testHooks ?? false});
     await app.register(ollamaApi, {runtime, logger});
@@ -71,6 +78,8 @@ export async function buildApp(runtime: Runtime, logger: Logger, opts: AppOption
     await app.register(responsesApi, {runtime, logger});
     await app.register(llamacppApi, {runtime, logger});
     await app.register(runtimeApi, {runtime});
+    await app.register(uiApi, {runtime, logger});
+    await app.register(metricsApi, {runtime, downloads: opts.downloads});
     for (const plugin of opts.extra ?? []) await app.register(plugin);
     await app.after();
     for (const hook of opts.plugins ?? []) await hook(app);
