@@ -1,4 +1,7 @@
-import {readFileSync} from "node:fs";
+import {packageManifest} from "./build-layout.js";
 
-/** The provider's own version, from package.json. */
-export const PROVIDER_VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {version: string}).version;
+/**
+ * The provider's own version, from our package.json wherever this module runs (src/, dist/, an installed package):
+ * the package root is found by walking up to it, not by a fixed relative path.
+ */
+export const PROVIDER_VERSION: string = packageManifest.version;

@@ -1,20 +1,16 @@
-import fs from "node:fs";
-import path from "node:path";
-import {fileURLToPath, pathToFileURL} from "node:url";
 import type {ProviderConfig} from "../config/load.js";
 import type {Logger} from "../log/logger.js";
 import {silentLogger} from "../log/logger.js";
 import type {ExternalModel} from "./types.js";
 
 /**
- * The other tools' stores (Ollama, LM Studio, the HF cache) as a scan source. The adopters live in src/sources;
- * loading them lazily keeps the registry usable on its own.
+ * The other tools' stores (Ollama, LM Studio, the HF cache) as a scan source. The adopters in src/sources are
+ * imported on first use, so a scan without import sources never loads them; the import is static (a literal path)
+ * so that a build or a bundler sees it.
  */
-export function externalSourcesFor(config: ProviderConfig, logger: Logger = silentLogger): (() => Promise<ExternalModel[]>) | undefined {
-    const modulePath = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "sources", "index.ts");
-    if (!fs.existsSync(modulePath)) return undefined;
+export function externalSourcesFor(config: ProviderConfig, logger: Logger = silentLogger): () => Promise<ExternalModel[]> {
     return async () => {
-        const mod = (await import(pathToFileURL(modulePath).href)) as {discoverExternalModels?: (c: ProviderConfig, l: Logger) => Promise<ExternalModel[]>};
-        return mod.discoverExternalModels ? mod.discoverExternalModels(config, logger) : [];
+        const {discoverExternalModels} = await import("../sources/index.js");
+        return discoverExternalModels(config, logger);
     };
 }

@@ -1,18 +1,14 @@
 import {fork, type ChildProcess} from "node:child_process";
-import {createRequire} from "node:module";
-import path from "node:path";
-import {fileURLToPath, pathToFileURL} from "node:url";
 import {ProviderError} from "./errors.js";
+import {runnerEntry} from "./runner-entry.js";
 import type {
     ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerMessage, RunnerStatus,
     ServerMessage
 } from "./protocol.js";
 import type {Runner} from "./runner.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const RUNNER_ENTRY = path.join(here, "..", "runner", "main.ts");
-// runners are TypeScript too; tsx's loader lets node run them without a build step
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+// the same tree as this server: dist/runner/main.js as it is, or src/runner/main.ts under tsx's loader
+const RUNNER_ENTRY = runnerEntry();
 
 /** The runner process died or could not start: every request it had fails with this. */
 export class RunnerCrashedError extends ProviderError {
@@ -41,8 +37,8 @@ export class RunnerProcess implements Runner {
     private loadWaiter: {resolve: (i: LoadedInfo) => void; reject: (e: Error) => void} | null = null;
 
     constructor(readonly modelName: string, onStderr?: (line: string) => void) {
-        this.child = fork(RUNNER_ENTRY, [], {
-            execArgv: ["--import", TSX_LOADER],
+        this.child = fork(RUNNER_ENTRY.script, [], {
+            execArgv: RUNNER_ENTRY.execArgv,
             stdio: ["ignore", "ignore", "pipe", "ipc"],
             serialization: "advanced",
             env: {...process.env, NODE_LLAMA_CPP_LOG_LEVEL: process.env.NODE_LLAMA_CPP_LOG_LEVEL ?? "error"}
