@@ -1,4 +1,7 @@
-/** Anthropic's Messages API (/v1/messages, /v1/messages/count_tokens) over runtime jobs. */
+/**
+ * Anthropic's Messages API (/v1/messages, /v1/messages/count_tokens) over runtime jobs. Claude Code calls both with
+ * `?beta=true` and `anthropic-beta` headers; neither changes what is served, so every value is accepted.
+ */
 import type {FastifyPluginAsync} from "fastify";
 import {badRequest} from "../../runtime/errors.js";
 import type {RequestOptions} from "../../runtime/job.js";
@@ -8,11 +11,19 @@ import {checkOutputSchema} from "../shared/constraints.js";
 import {MODEL_HEADER, serveGeneration} from "../shared/generation.js";
 import {bodyOf, optionalBool, optionalString, parseStop, type Body} from "../shared/parse.js";
 import type {ApiPluginOptions} from "../ollama/index.js";
+import {countPromptTokens} from "../responses/count.js";
+import {stripAttributionSetting} from "./attribution.js";
 import {messagesFormat} from "./format.js";
 import {number, parseAnthropicMessages, parseAnthropicToolChoice, parseAnthropicTools, systemText} from "./parse.js";
 import {countTokensSchema, messagesSchema} from "./schemas.js";
 
-export const anthropicApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runtime, logger}) => {
+export interface AnthropicPluginOptions extends ApiPluginOptions {
+    /** Remove Claude Code's rotating attribution line from system prompts; default: the config's, else on. */
+    stripAttribution?: boolean;
+}
+
+export const anthropicApi: FastifyPluginAsync<AnthropicPluginOptions> = async (app, {runtime, logger, stripAttribution: option}) => {
+    const strip = stripAttributionSetting(runtime.config, option);
     app.post("/v1/messages", {schema: messagesSchema}, async (request, reply) => {
         const body = bodyOf(request);
         const requested = optionalString(body, "model");
@@ -21,7 +32,7 @@ export const anthropicApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {r
         if (maxTokens == null) throw badRequest("max_tokens: Field required", "max_tokens");
         if (!Number.isInteger(maxTokens) || maxTokens < 1) throw badRequest("max_tokens: Input should be a positive integer", "max_tokens");
         const stream = optionalBool(body, "stream") ?? false;
-        const system = systemText(body.system);
+        const system = systemText(body.system, strip);
         const messages = parseAnthropicMessages(body.messages);
         const tools = parseAnthropicTools(body.tools);
         const toolChoice = parseAnthropicToolChoice(body.tool_choice, tools);
@@ -53,21 +64,15 @@ export const anthropicApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {r
         const body = bodyOf(request);
         const requested = optionalString(body, "model");
         if (!requested) throw badRequest("model: Field required", "model");
-        const system = systemText(body.system);
+        const system = systemText(body.system, strip);
         const messages = parseAnthropicMessages(body.messages);
         const tools = parseAnthropicTools(body.tools);
-        // tool definitions reach the model through the template; counting them as a JSON system text is close enough
-        const toolText = tools?.length ? JSON.stringify(tools) : "";
-        const systemAll = [system ?? "", toolText].filter((s) => s !== "").join("\n\n");
-        const chat: ChatMessage[] = systemAll !== "" ? [{role: "system", content: systemAll}, ...messages] : messages;
+        const toolChoice = parseAnthropicToolChoice(body.tool_choice, tools);
+        const chat: ChatMessage[] = system != null && system !== "" ? [{role: "system", content: system}, ...messages] : messages;
         const job = await runtime.job(requested, {needs: ["completion"]});
         reply.header(MODEL_HEADER, job.model);
-        if (job.where === "upstream") {
-            // no tokenizer for a remote model: the usual four characters per token
-            const chars = chat.reduce((a, m) => a + m.content.length + JSON.stringify(m.tool_calls ?? []).length, 0);
-            return {input_tokens: Math.ceil(chars / 4)};
-        }
-        const count = await job.countTokens("", job.withDefaults(chat), disconnectSignal(request, reply));
-        return {input_tokens: count};
+        // tools reach the prompt only when the model may call them, as in /v1/messages
+        const offered = tools?.length && toolChoice !== "none" ? tools : undefined;
+        return {input_tokens: await countPromptTokens(job, chat, offered, disconnectSignal(request, reply))};
     });
 };

@@ -2,6 +2,7 @@
 import {badRequest} from "../../runtime/errors.js";
 import type {ChatMessage, ToolCall, ToolChoice, ToolDefinition} from "../../runtime/protocol.js";
 import type {Body} from "../shared/parse.js";
+import {withoutAttribution} from "./attribution.js";
 
 const invalid = (message: string) => badRequest(message);
 
@@ -26,10 +27,20 @@ function blocksText(v: unknown, where: string): string {
     }).join("");
 }
 
-/** `system`: a string or text blocks (cache_control is accepted and ignored). */
-export function systemText(v: unknown): string | undefined {
+/**
+ * `system`: a string or text blocks (cache_control is accepted and ignored). With `stripAttribution`, Claude Code's
+ * rotating attribution line is removed from each block before the blocks are joined (joined first, the line would run
+ * into the next block's text).
+ */
+export function systemText(v: unknown, stripAttribution = false): string | undefined {
     if (v == null) return undefined;
-    return blocksText(v, "system");
+    if (!stripAttribution) return blocksText(v, "system");
+    if (typeof v === "string") return withoutAttribution(v);
+    if (!Array.isArray(v)) return blocksText(v, "system");
+    return blocksText(v.map((b) => {
+        const block = b as Body | null;
+        return block?.type === "text" && typeof block.text === "string" ? {...block, text: withoutAttribution(block.text)} : b;
+    }), "system");
 }
 
 /**
