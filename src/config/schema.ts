@@ -37,7 +37,17 @@ export const ModelOverrideSchema = Type.Object({
     pinned: Type.Optional(Type.Boolean()),
     system: Type.Optional(Type.String()),
     stop: Type.Optional(Type.Array(Type.String())),
-    options: Type.Optional(Type.Record(Type.String(), Type.Unknown()))
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /**
+     * Makes this name a variant: another model (or variant) served by that model's runner, with this entry's
+     * system prompt, options, stop strings and messages over the base's.
+     */
+    from: Type.Optional(Type.String({minLength: 1, maxLength: 256})),
+    /** Messages put before every conversation (a Modelfile's MESSAGE lines). */
+    messages: Type.Optional(Type.Array(Type.Object({
+        role: Type.Enum(["system", "user", "assistant"]),
+        content: Type.String()
+    }, {additionalProperties: false})))
 }, {additionalProperties: false});
 
 /** One entry of `upstreams`: only the URL is required. */

@@ -4,15 +4,18 @@ import {writeIndex} from "../registry/index-file.js";
 import {resolveModelName, type Resolution} from "../registry/resolve.js";
 import {scanModels, type ScanResult} from "../registry/scan.js";
 import type {ExternalModel, ModelEntry, ModelsIndex, ModelStatus} from "../registry/types.js";
+import {buildVariants, type Variants} from "../registry/variants.js";
 
 /**
- * The running server's view of the registry: the index in memory, single-flight rescans,
- * name resolution (with one rescan before a 404), and live statuses written back to the index file.
+ * The running server's view of the registry: the index in memory, the config's variants over it, single-flight
+ * rescans, name resolution (with one rescan before a 404), and live statuses written back to the index file.
  */
 export class RegistryService {
     private index: ModelsIndex | null = null;
     private scanning: Promise<ScanResult> | null = null;
     private persistTimer: NodeJS.Timeout | null = null;
+    private variants: Variants = {views: [], fileOf: new Map(), problems: []};
+    private reported = new Set<string>();
 
     constructor(private readonly config: ProviderConfig, private readonly opts: {
         logger?: Logger;
@@ -26,8 +29,30 @@ export class RegistryService {
         return this.opts.logger ?? silentLogger;
     }
 
+    /** Every listed model: the indexed files, then the variants the config declares over them. */
     models(): ModelEntry[] {
-        return this.index?.models ?? [];
+        const files = this.index?.models ?? [];
+        return this.variants.views.length === 0 ? files : [...files, ...this.variants.views];
+    }
+
+    /** The entry of the model file a variant runs on; null for a name that is not a variant. */
+    fileOf(name: string): ModelEntry | null {
+        return this.variants.fileOf.get(name) ?? null;
+    }
+
+    /** The config's `models` map changed while running (an alias or a variant came or went): names follow at once. */
+    configChanged(): void {
+        for (const m of this.index?.models ?? []) m.aliases = this.config.models[m.name]?.aliases ?? [];
+        this.rebuildVariants();
+    }
+
+    private rebuildVariants(): void {
+        this.variants = buildVariants(this.index?.models ?? [], this.config.models);
+        for (const p of this.variants.problems) {
+            if (this.reported.has(p)) continue;
+            this.reported.add(p);
+            this.logger.warn({problem: p}, "config variant");
+        }
     }
 
     async rescan(): Promise<ScanResult> {
@@ -35,6 +60,7 @@ export class RegistryService {
         this.scanning = scanModels(this.config, {logger: this.logger, previous: this.index ?? undefined, external: this.opts.external})
             .then((r) => {
                 this.index = r.index;
+                this.rebuildVariants();
                 this.applyLiveStatus();
                 // the scan wrote every status as unloaded; put the live ones back into the file
                 this.statusChanged();

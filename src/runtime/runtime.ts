@@ -70,7 +70,13 @@ export class Runtime {
     async rescan() {
         const r = await this.registry.rescan();
         this.manager.updateEntries(r.index.models);
-        return r;
+        // what is listed after the scan: the files and the variants over them
+        return {...r, index: {...r.index, models: this.registry.models()}};
+    }
+
+    /** The entry of the model file whose runner serves `entry`: the base's for a variant, else `entry` itself. */
+    fileEntry(entry: ModelEntry): ModelEntry {
+        return this.registry.fileOf(entry.name) ?? entry;
     }
 
     /** A 404 that starts with Ollama's exact text and then helps: close names, and what is installed. */
@@ -90,8 +96,16 @@ export class Runtime {
         return this.registry.models().find((m) => m.status !== "invalid" && (m.name === name || m.aliases.includes(name))) ?? null;
     }
 
-    /** A requested name → a local model only (the runtime routes never reach upstreams). */
+    /**
+     * A requested name → the local model file that serves it (the runtime routes load and unload runners, so a
+     * variant's name means its base's runner); never an upstream.
+     */
     async resolveLocal(name: unknown): Promise<ModelEntry> {
+        return this.fileEntry(await this.resolveListed(name));
+    }
+
+    /** A requested name → a listed local entry, a variant's own included. */
+    private async resolveListed(name: unknown): Promise<ModelEntry> {
         if (typeof name !== "string" || name === "") throw notFound(typeof name === "string" ? name : "");
         const r = await this.registry.resolve(name);
         if (r.kind === "local") return this.resolved(name, r.model, r.rule);
@@ -104,7 +118,7 @@ export class Runtime {
      * upstream lists, so an exact upstream name beats a fuzzy local match.
      */
     async resolve(name: unknown): Promise<Target> {
-        if (this.upstreams.all.length === 0) return {kind: "local", entry: await this.resolveLocal(name)};
+        if (this.upstreams.all.length === 0) return {kind: "local", entry: await this.resolveListed(name)};
         if (typeof name !== "string" || name === "") throw notFound(typeof name === "string" ? name : "");
         // a local model wins a clash, `name:latest` included
         for (const candidate of new Set([name, name.replace(/:latest$/, "")])) {
@@ -136,7 +150,7 @@ export class Runtime {
     /** Tools: the registry decided from the header (template or dedicated wrapper); a loaded runner's wrapper confirms it. */
     supportsTools(entry: ModelEntry): boolean {
         if (entry.metadata?.supports_tools) return true;
-        const info = this.manager.loadedInfo(entry.name);
+        const info = this.manager.loadedInfo(this.fileEntry(entry).name);
         return info != null && TOOL_CALLING_WRAPPERS.has(info.chatWrapper);
     }
 
@@ -147,11 +161,14 @@ export class Runtime {
             throw badRequest(`"${requestedName}" does not support ${cap === "chat" ? "chat" : "generate"}: it is an embedding model`);
     }
 
-    /** System prompt: the request's, else the config's, else the Modelfile's; Modelfile MESSAGEs are prepended. */
+    /**
+     * System prompt: the request's, else the config's, else the Modelfile's; the config's messages, else the
+     * Modelfile's MESSAGEs, are prepended.
+     */
     withModelDefaults(entry: ModelEntry, messages: ChatMessage[], requestSystem?: string): ChatMessage[] {
         const override = this.config.models[entry.name];
         const system = requestSystem ?? override?.system ?? entry.defaults?.system;
-        const preset = (entry.defaults?.messages ?? []).map((m) => ({role: m.role as ChatMessage["role"], content: m.content}));
+        const preset = (override?.messages ?? entry.defaults?.messages ?? []).map((m) => ({role: m.role as ChatMessage["role"], content: m.content}));
         const out = [...preset, ...messages];
         if (system != null && system !== "" && out[0]?.role !== "system") out.unshift({role: "system", content: system});
         return out;
@@ -170,12 +187,21 @@ export class Runtime {
         return this.localJob(target.entry, requested, opts);
     }
 
+    /**
+     * `entry` names the model the answer reports and whose defaults apply; the runner is its file's, so a variant
+     * shares its base's runner instead of loading the same file twice.
+     */
     private localJob(entry: ModelEntry, requested: string, opts: JobOptions): LocalJob {
         const t0 = performance.now();
         const options = opts.options ?? {};
-        const sampling = mergeSampling(entry, this.config.models[entry.name], options);
+        const override = this.config.models[entry.name];
+        const sampling = mergeSampling(entry, override, options);
+        const file = this.fileEntry(entry);
+        // a variant's num_ctx is a wish like a request's: its runner's context is the base's
+        const variantCtx = file === entry ? undefined : numCtxOption(override?.options) ?? numCtxOption(entry.defaults?.options);
+        const numCtx = options.num_ctx ?? variantCtx;
         let ticket: Ticket | null = null;
-        const admit = (): Ticket => ticket ??= this.manager.admit(entry, {numCtx: options.num_ctx, keepAliveSeconds: opts.keepAliveSeconds});
+        const admit = (): Ticket => ticket ??= this.manager.admit(file, {numCtx, keepAliveSeconds: opts.keepAliveSeconds});
         const withLease = async <T>(signal: AbortSignal, fn: (lease: Lease) => Promise<T>): Promise<T> => {
             const lease = await admit().ready(signal);
             try {
@@ -186,11 +212,11 @@ export class Runtime {
         };
         return {
             where: "local",
-            entry,
+            entry: file,
             requested,
             model: entry.name,
             sampling,
-            numCtx: options.num_ctx,
+            numCtx,
             withDefaults: (messages, system) => this.withModelDefaults(entry, messages, system),
             start: async () => {
                 admit();
@@ -219,11 +245,17 @@ export class Runtime {
 
     /** The context a model is (or would be) loaded with. */
     contextSizeOf(entry: ModelEntry): number {
-        return this.manager.loadedInfo(entry.name)?.contextSize ?? this.manager.contextSizeFor(entry);
+        const file = this.fileEntry(entry);
+        return this.manager.loadedInfo(file.name)?.contextSize ?? this.manager.contextSizeFor(file);
     }
 
     async close(): Promise<void> {
         await this.manager.close();
         await this.registry.close();
     }
+}
+
+function numCtxOption(options: Record<string, unknown> | undefined): number | undefined {
+    const n = options?.num_ctx;
+    return typeof n === "number" && Number.isFinite(n) && n >= 16 ? Math.trunc(n) : undefined;
 }

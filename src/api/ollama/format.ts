@@ -1,5 +1,5 @@
 /** Ollama's NDJSON chunks for /api/generate and /api/chat, and their final metrics. */
-import type {GenerationResult} from "../../runtime/job.js";
+import type {GenerationResult, Job} from "../../runtime/job.js";
 import type {ToolCall} from "../../runtime/protocol.js";
 import type {WireFormat} from "../shared/generation.js";
 
@@ -17,6 +17,17 @@ export function metrics(r: GenerationResult) {
     };
 }
 
+/**
+ * A local job with no length limit from the request or the model's defaults runs until the model stops or the
+ * context is full; the last chunk then says `"limit": "context"`, so `done_reason: "length"` reads as "context full".
+ * An upstream applies its own limits, so nothing is claimed for one.
+ */
+export function contextBound(job: Job): boolean {
+    return job.where === "local" && job.sampling.num_predict <= 0;
+}
+
+const limitField = (bound: boolean) => (bound ? {limit: "context"} : {});
+
 function doneReason(r: GenerationResult): string {
     return r.stats.done_reason === "tool_calls" ? "stop" : r.stats.done_reason;
 }
@@ -33,24 +44,30 @@ export function loadChunk(model: string, chat: boolean, reason: "load" | "unload
     };
 }
 
-export const generateFormat = (model: string, raw: boolean): WireFormat => ({
+export const generateFormat = (model: string, raw: boolean, bound = false): WireFormat => ({
     contentType: "application/x-ndjson",
     text: (w, text) => w.ndjson({model, created_at: nowIso(), response: text, done: false}),
     toolCalls: () => undefined,
-    finish: (w, r) => w.ndjson({model, created_at: nowIso(), response: "", done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r)}),
+    finish: (w, r) => w.ndjson({
+        model, created_at: nowIso(), response: "", done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r), ...limitField(bound)
+    }),
     error: (w, message) => w.ndjson({error: message}),
-    aggregate: (text, _calls, r) => ({model, created_at: nowIso(), response: text, done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r)})
+    aggregate: (text, _calls, r) => ({
+        model, created_at: nowIso(), response: text, done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r), ...limitField(bound)
+    })
 });
 
-export const chatFormat = (model: string): WireFormat => ({
+export const chatFormat = (model: string, bound = false): WireFormat => ({
     contentType: "application/x-ndjson",
     text: (w, text) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: text}, done: false}),
     toolCalls: (w, calls) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: "", tool_calls: toolCalls(calls)}, done: false}),
-    finish: (w, r) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: ""}, done: true, done_reason: doneReason(r), ...metrics(r)}),
+    finish: (w, r) => w.ndjson({
+        model, created_at: nowIso(), message: {role: "assistant", content: ""}, done: true, done_reason: doneReason(r), ...metrics(r), ...limitField(bound)
+    }),
     error: (w, message) => w.ndjson({error: message}),
     aggregate: (text, calls, r) => ({
         model, created_at: nowIso(),
         message: {role: "assistant", content: text, ...(calls.length > 0 ? {tool_calls: toolCalls(calls)} : {})},
-        done: true, done_reason: doneReason(r), ...metrics(r)
+        done: true, done_reason: doneReason(r), ...metrics(r), ...limitField(bound)
     })
 });

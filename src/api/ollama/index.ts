@@ -11,7 +11,8 @@ import {runEmbedding, shapeVector} from "../shared/embeddings.js";
 import {MODEL_HEADER, serveGeneration} from "../shared/generation.js";
 import {parseKeepAlive} from "../shared/keep-alive.js";
 import {bodyOf, optionalBool, optionalString, type Body} from "../shared/parse.js";
-import {chatFormat, generateFormat, loadChunk, ns} from "./format.js";
+import {chatFormat, contextBound, generateFormat, loadChunk, ns} from "./format.js";
+import {ollamaManageApi} from "./manage.js";
 import {
     capabilities, details, localTime, modelfileText, modelInfo, OLLAMA_COMPAT_VERSION, showParameters, showTemplate, tagEntry, upstreamShow, upstreamTag
 } from "./models.js";
@@ -34,6 +35,7 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
     // Fastify answers HEAD for every GET route (exposeHeadRoutes)
     app.get("/", root);
     app.get("/api/version", async () => ({version: OLLAMA_COMPAT_VERSION}));
+    await app.register(ollamaManageApi, {runtime, logger});
 
     app.get("/api/tags", async () => {
         const models = runtime.registry.models().filter((m) => m.status !== "invalid")
@@ -118,7 +120,7 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
             ? {mode: "infill", prompt, suffix, options: job.sampling, format, grammar}
             : raw ? {mode: "completion", prompt, options: job.sampling, format, grammar}
                 : {mode: "chat", messages: job.withDefaults([{role: "user", content: prompt}], system), options: job.sampling, format, grammar};
-        await serveGeneration(request, reply, logger, job, gen, generateFormat(job.model, raw), stream);
+        await serveGeneration(request, reply, logger, job, gen, generateFormat(job.model, raw, contextBound(job)), stream);
     });
 
     app.post("/api/chat", {schema: chatSchema}, async (request, reply) => {
@@ -145,7 +147,7 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         const gen: GenerateRequest = {
             mode: "chat", messages: job.withDefaults(messages), options: job.sampling, tools, tool_choice: toolChoice, format, grammar
         };
-        await serveGeneration(request, reply, logger, job, gen, chatFormat(job.model), stream);
+        await serveGeneration(request, reply, logger, job, gen, chatFormat(job.model, contextBound(job)), stream);
     });
 
     app.post("/api/embed", {schema: embedSchema}, async (request, reply) => {
