@@ -1,8 +1,10 @@
 /** `npm run service -- install|uninstall|start|stop|restart|status [options]`: the provider or watchdog as an OS service. */
+import fs from "node:fs";
 import type {ProviderConfig} from "../config/load.js";
 import type {Logger} from "../log/logger.js";
 import type {ApproveFn} from "../service/apply.js";
 import type {SystemProbe} from "../service/probe.js";
+import type {ServiceTarget} from "../service/target.js";
 import type {CommandRunner} from "../service/runner.js";
 import type {ServiceAction, ServiceComponent, ServiceScope} from "../service/types.js";
 import {CONFIG_OPTIONS, CONFIG_USAGE, formatUsageError, parseCli, UsageError} from "./args.js";
@@ -97,7 +99,7 @@ export async function main(argv: string[], deps: ServiceCliDeps = {}): Promise<n
     const {createLogger} = await import("../log/logger.js");
     const {applyServicePlan} = await import("../service/apply.js");
     const {serviceStatus} = await import("../service/control.js");
-    const {buildServicePlan, describePlan} = await import("../service/plan.js");
+    const {buildServicePlan, describePlan, serviceTarget} = await import("../service/plan.js");
     let config: ProviderConfig;
     try {
         config = loadConfig({home: args.home, configPath: args.configPath, env: deps.env ?? process.env});
@@ -118,6 +120,13 @@ export async function main(argv: string[], deps: ServiceCliDeps = {}): Promise<n
     if (!scope && args.action !== "install") scope = (await installedScope(config, planOpts, deps)) ?? undefined;
     const plan = buildServicePlan(config, {...planOpts, action: args.action, scope});
     out(describePlan(plan));
+    // The unit runs the compiled build; installing one that points at a missing file would fail only at boot.
+    // An injected probe describes some other machine, whose files cannot be looked at from here.
+    const script = args.action === "install" && !deps.probe ? missingServiceScript(serviceTarget(config, planOpts)) : null;
+    if (script) {
+        err(`\n${args.dryRun ? "warning" : "error"}: the service runs ${script}, which does not exist yet: build it with \`npm run build\` (npm install does it too)`);
+        if (!args.dryRun) return 2;
+    }
     if (args.dryRun) {
         out("\n--dry-run: nothing was changed and no command was run.");
         return plan.blocked ? 2 : 0;
@@ -146,6 +155,12 @@ export async function main(argv: string[], deps: ServiceCliDeps = {}): Promise<n
     if (result.status === "done" && args.action === "install")
         out(`Logs: ${config.paths.logs}. Check it with: npm run service -- status${args.component === "watchdog" ? " --watchdog" : ""}`);
     return result.status === "done" ? 0 : result.status === "blocked" ? 2 : 1;
+}
+
+/** The script a service would run when it is missing on this machine, else null. */
+function missingServiceScript(target: ServiceTarget): string | null {
+    const script = target.args[0];
+    return script != null && !fs.existsSync(script) ? script : null;
 }
 
 async function installedScope(config: ProviderConfig, planOpts: {component: ServiceComponent; probe?: SystemProbe}, deps: ServiceCliDeps): Promise<ServiceScope | null> {

@@ -26,7 +26,7 @@ export interface TargetOptions {
     component: ServiceComponent;
     /** The node executable the service runs; defaults to this process's own when the OS matches. */
     nodePath?: string;
-    /** The checkout holding src/cli; defaults to this one. */
+    /** The package holding dist/cli; defaults to this one. */
     projectRoot?: string;
 }
 
@@ -47,10 +47,17 @@ export function defaultNodePath(target: ServiceOS, probe: SystemProbe): string {
     return "/usr/bin/node";
 }
 
+/** The compiled entry point a service runs for `component`, in the path style of `target`. */
+export function serviceScript(root: string, component: ServiceComponent, target: ServiceOS): string {
+    return pathFor(target).join(root, "dist", "cli", component === "provider" ? "start.js" : "watchdog.js");
+}
+
 export function buildTarget(config: ProviderConfig, target: ServiceOS, probe: SystemProbe, opts: TargetOptions): ServiceTarget {
     const p = pathFor(target);
     const root = opts.projectRoot ?? defaultProjectRoot;
-    const script = p.join(root, "src", "cli", opts.component === "provider" ? "start.ts" : "watchdog.ts");
+    // Always the compiled build, even when this plan is made from the source: a service must not need tsx, and
+    // node running the script itself is the process the service manager signals.
+    const script = serviceScript(root, opts.component, target);
     const isWatchdog = opts.component === "watchdog";
     const logBase = isWatchdog ? "watchdog-service" : "provider-service";
     return {
@@ -62,9 +69,8 @@ export function buildTarget(config: ProviderConfig, target: ServiceOS, probe: Sy
             ? "Restarts the ZombieCoder Provider when its /health check fails"
             : "ZombieCoder Provider: local LLM server (Ollama, OpenAI and Anthropic APIs)",
         nodePath: opts.nodePath ?? defaultNodePath(target, probe),
-        // `node --import tsx` keeps one process (the tsx CLI would fork a second), so stop signals reach the server.
-        args: ["--import", "tsx", script, "--home", config.home, "--config", config.configPath],
-        // tsx is resolved from the working directory, so it must be the checkout.
+        args: [script, "--home", config.home, "--config", config.configPath],
+        // Nothing is resolved from the working directory; the package folder is where a user would look first.
         workingDirectory: root,
         env: {[ENV.home]: config.home, [ENV.config]: config.configPath},
         logsDir: config.paths.logs,

@@ -1,4 +1,5 @@
 import path from "node:path";
+import {currentLayout, nodeEntry, type Layout} from "../build-layout.js";
 import {ENV, projectRoot as defaultProjectRoot, type ProviderConfig} from "../config/load.js";
 import type {Logger} from "../log/logger.js";
 import {detectInstalledService, restartService} from "../service/control.js";
@@ -9,12 +10,18 @@ import {healthBaseUrl} from "./health.js";
 import type {ProviderCommand} from "./process.js";
 import {WATCHDOG_FILES, type WatchdogMode, type WatchdogOptions} from "./watchdog.js";
 
-/** The direct-mode command: the same `node --import tsx src/cli/start.ts` the services run. */
-export function defaultProviderCommand(config: ProviderConfig, opts: {projectRoot?: string; env?: NodeJS.ProcessEnv; nodePath?: string} = {}): ProviderCommand {
+/**
+ * The direct-mode command: node running the provider's entry point itself, no npm or tsx wrapper in between, so
+ * the watchdog's stop signal reaches the server. It comes from the tree the watchdog runs from: the build's
+ * `node dist/cli/start.js` (the watchdog service, `zombiecoder watchdog`, `npm run watchdog`), or the source under
+ * tsx when the watchdog itself runs from src/ (development, tests), so it never starts an older build.
+ */
+export function defaultProviderCommand(config: ProviderConfig, opts: {projectRoot?: string; env?: NodeJS.ProcessEnv; nodePath?: string; layout?: Layout} = {}): ProviderCommand {
     const root = opts.projectRoot ?? defaultProjectRoot;
+    const entry = nodeEntry("cli/start", opts.layout ?? currentLayout, root);
     return {
         file: opts.nodePath ?? process.execPath,
-        args: ["--import", "tsx", path.join(root, "src", "cli", "start.ts"), "--home", config.home, "--config", config.configPath],
+        args: [...entry.execArgv, entry.script, "--home", config.home, "--config", config.configPath],
         cwd: root,
         env: {...(opts.env ?? process.env), [ENV.home]: config.home, [ENV.config]: config.configPath},
         stdoutLog: path.join(config.paths.logs, WATCHDOG_FILES.providerStdout),

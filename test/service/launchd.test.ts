@@ -44,7 +44,7 @@ describe("launchd plist", () => {
     it("passes each argument separately (no shell, spaces intact) and the environment", () => {
         const args = [...xml.matchAll(/<array>([\s\S]*?)<\/array>/g)][0]![1]!;
         expect([...args.matchAll(/<string>(.*?)<\/string>/g)].map((m) => m[1])).toEqual([
-            "/usr/local/bin/node", "--import", "tsx", "/Users/Jane Doe/Zombie &amp; &lt;Coder&gt;/src/cli/start.ts",
+            "/usr/local/bin/node", "/Users/Jane Doe/Zombie &amp; &lt;Coder&gt;/dist/cli/start.js",
             "--home", "/Users/Jane Doe/Zombie &amp; &lt;Coder&gt;", "--config", "/Users/Jane Doe/Zombie &amp; &lt;Coder&gt;/config/provider_config.json"
         ]);
         expect(xml).toMatch(/<key>ZOMBIECODER_HOME<\/key>\s*<string>\/Users\/Jane Doe\/Zombie &amp; &lt;Coder&gt;<\/string>/);
@@ -94,6 +94,6 @@ describe("launchd plist", () => {
         const w = buildServicePlan(config, {probe, component: "watchdog", nodePath: "/usr/local/bin/node", projectRoot: "/x"});
         expect(w.serviceName).toBe("com.zombiecoder.zombiecoderai-watchdog");
         const c = w.steps.find((s) => s.kind === "write");
-        expect(c?.kind === "write" && c.content).toContain("<string>/x/src/cli/watchdog.ts</string>");
+        expect(c?.kind === "write" && c.content).toContain("<string>/x/dist/cli/watchdog.js</string>");
     });
 });

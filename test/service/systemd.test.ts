@@ -52,7 +52,7 @@ describe("systemd unit", () => {
             "WorkingDirectory=/srv/zombie coder",
             `Environment="ZOMBIECODER_HOME=${config.home}"`,
             `Environment="ZOMBIECODER_CONFIG=${config.configPath}"`,
-            `ExecStart="/opt/node 20/bin/node" --import tsx "/srv/zombie coder/src/cli/start.ts" --home "${config.home}" --config "${config.configPath}"`,
+            `ExecStart="/opt/node 20/bin/node" "/srv/zombie coder/dist/cli/start.js" --home "${config.home}" --config "${config.configPath}"`,
             `StandardOutput=append:${config.paths.logs}/provider-service.out.log`,
             "WantedBy=default.target"
         ]) expect(lines).toContain(expected);
@@ -98,7 +98,7 @@ describe("systemd unit", () => {
         const unit = write.kind === "write" ? write.content : "";
         // As jane, `systemctl restart zombiecoderai.service` (a system unit) is refused by polkit.
         expect(unit.split("\n").some((l) => l.startsWith("User="))).toBe(false);
-        expect(unit).toMatch(/^ExecStart=.*src\/cli\/watchdog\.ts .* --mode service$/m);
+        expect(unit).toMatch(/^ExecStart=.*dist\/cli\/watchdog\.js .* --mode service$/m);
         expect(unit).toContain("After=network.target zombiecoderai.service");
         expect(wd.notes.join(" ")).toMatch(/runs as root/);
         // The provider's system unit still runs as the sudo caller.

@@ -88,7 +88,7 @@ describe("NSSM install plan", () => {
             [nssm, "install", name, WIN_NODE],
             [nssm, "set", name, "Application", WIN_NODE],
             [nssm, "set", name, "AppParameters",
-                "--import tsx \"C:\\Program Files\\ZombieCoder\\src\\cli\\start.ts\" --home \"C:\\Program Files\\ZombieCoder\" " +
+                "\"C:\\Program Files\\ZombieCoder\\dist\\cli\\start.js\" --home \"C:\\Program Files\\ZombieCoder\" " +
                 "--config \"C:\\Program Files\\ZombieCoder\\config\\provider_config.json\""],
             [nssm, "set", name, "AppDirectory", WIN_ROOT],
             [nssm, "set", name, "AppEnvironmentExtra", `ZOMBIECODER_HOME=${WIN_ROOT}`, `ZOMBIECODER_CONFIG=${WIN_ROOT}\\config\\provider_config.json`],
@@ -117,7 +117,7 @@ describe("NSSM install plan", () => {
         expect(runArgv(p.rollback)).toEqual([[nssm, "stop", name], [nssm, "remove", name, "confirm"], [nssm, "start", name]]);
         // AppParameters splits back into exactly the arguments node gets.
         const params = runArgv(p.steps).find((a) => a[3] === "AppParameters")![4]!;
-        expect(parseWindowsCommandLine(params)).toEqual(["--import", "tsx", `${WIN_ROOT}\\src\\cli\\start.ts`, "--home", WIN_ROOT, "--config", `${WIN_ROOT}\\config\\provider_config.json`]);
+        expect(parseWindowsCommandLine(params)).toEqual([`${WIN_ROOT}\\dist\\cli\\start.js`, "--home", WIN_ROOT, "--config", `${WIN_ROOT}\\config\\provider_config.json`]);
     });
 
     it("finds NSSM in the config first, then on PATH, then at the seed's location", () => {
@@ -131,11 +131,11 @@ describe("NSSM install plan", () => {
         expect(missingCustom.notes.join(" ")).toMatch(/nssm_path .* does not exist/);
     });
 
-    it("names the watchdog service separately and runs src/cli/watchdog.ts", () => {
+    it("names the watchdog service separately and runs dist/cli/watchdog.js", () => {
         const p = buildServicePlan(config, {probe: winProbe([SEED_NSSM_PATH]), component: "watchdog", nodePath: WIN_NODE, projectRoot: WIN_ROOT});
         expect(p.serviceName).toBe("ZombieCoderAIWatchdog");
         const params = runArgv(p.steps).find((a) => a[3] === "AppParameters")![4]!;
-        expect(params).toContain("\"C:\\Program Files\\ZombieCoder\\src\\cli\\watchdog.ts\"");
+        expect(params).toContain("\"C:\\Program Files\\ZombieCoder\\dist\\cli\\watchdog.js\"");
     });
 });
 

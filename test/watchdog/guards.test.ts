@@ -4,12 +4,12 @@ import http from "node:http";
 import path from "node:path";
 import {execa} from "execa";
 import {afterAll, afterEach, describe, expect, it, vi} from "vitest";
-import {loadConfig} from "../../src/config/load.js";
+import {loadConfig, projectRoot} from "../../src/config/load.js";
 import type {SystemProbe} from "../../src/service/probe.js";
 import type {CommandRunner} from "../../src/service/runner.js";
 import {checkHealth, healthBaseUrl} from "../../src/watchdog/health.js";
 import {acquireLock, LockHeldError} from "../../src/watchdog/lock.js";
-import {watchdogOptionsFromConfig} from "../../src/watchdog/options.js";
+import {defaultProviderCommand, watchdogOptionsFromConfig} from "../../src/watchdog/options.js";
 import {terminateProcessTree, windowsKillTreeCommand} from "../../src/watchdog/process.js";
 import {Watchdog, type RestartRecord, type WatchdogOptions, type WatchdogState} from "../../src/watchdog/watchdog.js";
 import {freePort, killHard, readJsonLines, tempDir, waitFor} from "./helpers.js";
@@ -223,7 +223,11 @@ describe("service mode", () => {
 
         const direct = await watchdogOptionsFromConfig(config, {probe: {...probe, exists: () => false}, runner});
         expect(direct.mode).toBe("direct");
-        expect(direct.provider?.args.slice(0, 2)).toEqual(["--import", "tsx"]);
+        // vitest runs the source, so the provider it starts is the source under tsx's loader...
+        expect(direct.provider?.args[0]).toBe("--import");
+        expect(direct.provider?.args[2]).toBe(path.join(projectRoot, "src", "cli", "start.ts"));
+        // ...and a watchdog running from the build starts the build's JavaScript with nothing in between.
+        expect(defaultProviderCommand(config, {layout: "build"}).args).toEqual([path.join(projectRoot, "dist", "cli", "start.js"), "--home", config.home, "--config", config.configPath]);
         expect(direct.provider?.env.ZOMBIECODER_HOME).toBe(config.home);
         expect(direct.provider?.env.ZOMBIECODER_CONFIG).toBe(config.configPath);
     });
