@@ -1,10 +1,13 @@
 import {Ajv} from "ajv";
 import OpenAI from "openai";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import {ResponseWriter} from "../../src/api/responses/format.js";
 import {parseInput} from "../../src/api/responses/input.js";
 import {conversationOf, ResponseStore, type StoredResponse} from "../../src/api/responses/store.js";
 import {parseResponsesToolChoice, parseTools} from "../../src/api/responses/tools.js";
-import type {ResponseObject} from "../../src/api/responses/wire.js";
+import type {ResponseEcho, ResponseObject} from "../../src/api/responses/wire.js";
+import type {GenerationResult} from "../../src/runtime/job.js";
+import type {ChatMessage} from "../../src/runtime/protocol.js";
 import {toolCallScript} from "../../src/gguf/script.js";
 import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
 import {sse, startTestServer, type TestServer} from "../helpers/server.js";
@@ -475,7 +478,63 @@ describe("tool types this server cannot run, and Codex CLI", () => {
     });
 });
 
-describe("Responses request parsing", () => {
+describe("Responses parsing and writing", () => {
+    const echo = {instructions: null, metadata: null, parallel_tool_calls: false, temperature: 0.8, top_p: 0.9, tool_choice: "auto", tools: [],
+        max_output_tokens: null, previous_response_id: null, reasoning: null, store: true, text: {format: {type: "text"}}, truncation: "disabled",
+        prompt_cache_key: null, user: null} satisfies ResponseEcho;
+    const result = (done_reason: "stop" | "length" | "tool_calls"): GenerationResult => ({
+        stats: {done_reason, prompt_eval_count: 4, prompt_tokens: 10, cached_tokens: 6, eval_count: 5, prompt_eval_duration_ns: 1, eval_duration_ns: 1, context_size: 2048},
+        loadMs: 0, queueMs: 0, totalMs: 1, contextSize: 2048, contextCapped: false
+    });
+
+    it("the writer: text then calls (cut to the call limit, namespaced names restored), one completion, a failure as response.failed + error", () => {
+        const tools = parseTools([{type: "namespace", name: "mcp__fs__", tools: [{type: "function", name: "read"}]}, {type: "function", name: "ls"}]);
+        const events: Array<{type: string; data: Record<string, unknown>}> = [];
+        const completed: Array<{response: ResponseObject; answer: ChatMessage}> = [];
+        const writer = new ResponseWriter({id: "resp_x", model: "m", echo, tools, dropped: [{type: "web_search"}], maxToolCalls: 1,
+            onComplete: (response, answer) => completed.push({response, answer})}, (type, data) => events.push({type, data}));
+        writer.begin();
+        writer.text("Let me ");
+        writer.text("look.");
+        writer.toolCalls([{id: "call_1", name: "mcp__fs__read", arguments: {path: "a"}}, {id: "call_2", name: "ls", arguments: {}}]);
+        const response = writer.finish(result("tool_calls"));
+        expect(events.map((e) => e.type)).toEqual([
+            "response.created", "response.in_progress",
+            "response.output_item.added", "response.content_part.added", "response.output_text.delta", "response.output_text.delta",
+            "response.output_text.done", "response.content_part.done", "response.output_item.done",
+            "response.output_item.added", "response.function_call_arguments.delta", "response.function_call_arguments.done", "response.output_item.done",
+            "response.completed"
+        ]);
+        expect(response.status).toBe("completed");
+        expect(response.usage).toEqual({input_tokens: 10, input_tokens_details: {cached_tokens: 6}, output_tokens: 5, output_tokens_details: {reasoning_tokens: 0}, total_tokens: 15});
+        expect(response.dropped_tools).toEqual([{type: "web_search"}]);
+        expect(response.output).toEqual([
+            expect.objectContaining({type: "message", status: "completed", content: [expect.objectContaining({text: "Let me look."})]}),
+            expect.objectContaining({type: "function_call", call_id: "call_1", name: "read", namespace: "mcp__fs__", arguments: "{\"path\":\"a\"}"})
+        ]);
+        // the created event shows the response before any output, not as it grew afterwards
+        expect((events[0]!.data.response as ResponseObject).output).toEqual([]);
+        expect(completed).toHaveLength(1);
+        expect(completed[0]!.answer).toEqual({role: "assistant", content: "Let me look.", tool_calls: [{id: "call_1", name: "mcp__fs__read", arguments: {path: "a"}}]});
+
+        const failing: string[] = [];
+        const broken = new ResponseWriter({id: "resp_y", model: "m", echo, tools, dropped: [], maxToolCalls: Infinity, onComplete: () => {
+            throw new Error("a failed response is never stored");
+        }}, (type, data) => failing.push(type + (type === "response.failed" ? `:${JSON.stringify((data.response as ResponseObject).error)}` : "")));
+        broken.begin();
+        broken.text("par");
+        broken.fail("the runner crashed", 500);
+        expect(failing.slice(-5)).toEqual(["response.output_text.done", "response.content_part.done", "response.output_item.done",
+            "response.failed:{\"code\":\"server_error\",\"message\":\"the runner crashed\"}", "error"]);
+
+        // nothing written at all still answers with one (empty) message; a length stop is incomplete
+        const empty = new ResponseWriter({id: "resp_z", model: "m", echo, tools, dropped: [], maxToolCalls: Infinity, onComplete: () => undefined}, () => undefined);
+        const cut = empty.finish(result("length"));
+        expect(cut.status).toBe("incomplete");
+        expect(cut.incomplete_details).toEqual({reason: "max_output_tokens"});
+        expect(cut.output).toEqual([expect.objectContaining({type: "message", status: "incomplete", content: [expect.objectContaining({text: ""})]})]);
+    });
+
     it("input items become chat messages: calls join the assistant turn before them, outputs answer them by call id", () => {
         const tools = parseTools([weatherTool]);
         const {messages, skipped} = parseInput([
