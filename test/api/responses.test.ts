@@ -368,6 +368,13 @@ describe("tool types this server cannot run, and Codex CLI", () => {
         expect(forcedHosted.status).toBe(200);
         const required = await server.json("/v1/responses", {model: "toolsy", input: "search", tools: hosted, tool_choice: "required", max_output_tokens: 2});
         expect(required.status).toBe(200);
+        // a probe: no input at all, only tools that are dropped, nulls where Codex leaves a field unset
+        for (const input of [undefined, [], ""]) {
+            const probe = await server.json<ResponseObject>("/v1/responses",
+                {model: "toolsy", input, tools: hosted, reasoning: null, prompt_cache_key: null, include: [], max_output_tokens: 1});
+            expect(probe.status, JSON.stringify(input)).toBe(200);
+            expect(probe.body.output).toHaveLength(1);
+        }
     });
 
     /**
