@@ -9,6 +9,7 @@ beforeAll(async () => {
     home = await makeHome("zc-plugins-");
     await addModel(home, "plain/plain-q8_0.gguf", {seed: 21});
     await addModel(home, "coder/coder-q8_0.gguf", {fim: true, seed: 22});
+    await addModel(home, "tooler/tooler-q8_0.gguf", {tools: true, seed: 23});
     server = await startTestServer(home, {models: {plain: {aliases: ["house-model"]}}});
 });
 
@@ -72,5 +73,35 @@ describe("API families as plugins with body schemas", () => {
         const fuzzy = await server.json<{error: {message: string}}>("/v1/models/pla");
         expect(fuzzy.status).toBe(404);
         expect(fuzzy.body.error.message).toMatch(/^model 'pla' not found/);
+    });
+
+    it("logprobs are refused with a 400 that says so, never a silent null", async () => {
+        const chat = await server.json<{error: {message: string; param: string}}>("/v1/chat/completions", {model: "plain", messages: hi, logprobs: true, max_tokens: 2});
+        expect(chat.status).toBe(400);
+        expect(chat.body.error).toMatchObject({param: "logprobs"});
+        expect(chat.body.error.message).toMatch(/logprobs are not supported/);
+        const completion = await server.json("/v1/completions", {model: "plain", prompt: "x", logprobs: 3, max_tokens: 2});
+        expect(completion.status).toBe(400);
+        const ollama = await server.json<{error: string}>("/api/chat", {model: "plain", messages: hi, logprobs: true, stream: false});
+        expect(ollama.status).toBe(400);
+        expect(ollama.body.error).toMatch(/logprobs are not supported/);
+        // logprobs: false asks for nothing
+        expect((await server.json("/v1/chat/completions", {model: "plain", messages: hi, logprobs: false, max_tokens: 1})).status).toBe(200);
+    });
+
+    it("parallel_tool_calls false and disable_parallel_tool_use allow one call", async () => {
+        const tools = [{type: "function", function: {name: "pick", description: "pick a city",
+            parameters: {type: "object", properties: {city: {enum: ["rome", "oslo"]}}, required: ["city"], additionalProperties: false}}}];
+        const openai = await server.json<{choices: Array<{message: {tool_calls?: unknown[]}; finish_reason: string}>}>("/v1/chat/completions", {
+            model: "tooler", messages: hi, tools, tool_choice: "required", parallel_tool_calls: false, max_tokens: 400, temperature: 0
+        });
+        expect(openai.status).toBe(200);
+        expect(openai.body.choices[0]!.message.tool_calls).toHaveLength(1);
+        const anthropic = await server.json<{content: Array<{type: string}>}>("/v1/messages", {
+            model: "tooler", max_tokens: 400, messages: hi, temperature: 0,
+            tools: [{name: "pick", input_schema: tools[0]!.function.parameters}], tool_choice: {type: "any", disable_parallel_tool_use: true}
+        });
+        expect(anthropic.status).toBe(200);
+        expect(anthropic.body.content.filter((b) => b.type === "tool_use")).toHaveLength(1);
     });
 });

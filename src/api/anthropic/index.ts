@@ -56,6 +56,8 @@ export const anthropicApi: FastifyPluginAsync<AnthropicPluginOptions> = async (a
             options: job.sampling,
             ...(tools?.length ? {tools} : {}),
             ...(toolChoice ? {tool_choice: toolChoice} : {}),
+            // tool_choice.disable_parallel_tool_use: at most one tool_use block
+            ...((body.tool_choice as Body | null | undefined)?.disable_parallel_tool_use === true ? {parallelToolCalls: false} : {}),
             ...(format ? {format} : {})
         }, messagesFormat(job.model), stream);
     });

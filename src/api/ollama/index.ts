@@ -6,7 +6,7 @@ import type {Job} from "../../runtime/job.js";
 import type {GenerateRequest} from "../../runtime/protocol.js";
 import type {Runtime} from "../../runtime/runtime.js";
 import {disconnectSignal} from "../../server/stream.js";
-import {parseToolChoice} from "../shared/constraints.js";
+import {parseToolChoice, refuseLogprobs} from "../shared/constraints.js";
 import {runEmbedding, shapeVector} from "../shared/embeddings.js";
 import {MODEL_HEADER, serveGeneration} from "../shared/generation.js";
 import {parseKeepAlive} from "../shared/keep-alive.js";
@@ -111,6 +111,7 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         if (raw && (body.template != null || system != null || body.context != null))
             throw badRequest("raw mode does not support template, system, or context");
         const grammar = optionalString(body, "grammar");
+        refuseLogprobs(body);
         const infill = suffix != null && suffix !== "";
         const empty = prompt === "" && !infill;
         const job = await runtime.job(requested, {options, keepAliveSeconds: keepAlive, needs: empty ? [] : infill ? ["completion", "insert"] : ["completion"]});
@@ -136,6 +137,7 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         // not in Ollama's API: OpenAI's tool_choice, so Ollama clients can force or forbid a call too
         const toolChoice = parseToolChoice(body.tool_choice, undefined, tools);
         const grammar = optionalString(body, "grammar");
+        refuseLogprobs(body);
         const usesTools = tools != null && tools.length > 0;
         const job = await runtime.job(requested, {
             options, keepAliveSeconds: keepAlive, needs: messages.length === 0 ? [] : usesTools ? ["chat", "tools"] : ["chat"]

@@ -3,7 +3,7 @@ import type {FastifyPluginAsync} from "fastify";
 import type {Body} from "../shared/parse.js";
 import {badRequest} from "../../runtime/errors.js";
 import type {Runtime} from "../../runtime/runtime.js";
-import {parseToolChoice} from "../shared/constraints.js";
+import {parseToolChoice, refuseLogprobs} from "../shared/constraints.js";
 import {runEmbedding, shapeVector} from "../shared/embeddings.js";
 import {serveGeneration} from "../shared/generation.js";
 import {parseKeepAlive} from "../shared/keep-alive.js";
@@ -34,6 +34,8 @@ export const openaiApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         const format = parseResponseFormat(body.response_format);
         const grammar = optionalString(body, "grammar");
         const usesTools = tools != null && tools.length > 0 && toolChoice !== "none";
+        refuseLogprobs(body);
+        const parallelToolCalls = optionalBool(body, "parallel_tool_calls");
         if (usesTools && (format != null || grammar != null))
             throw badRequest("a request cannot combine tools with response_format or grammar: the engine cannot constrain both at once; send one or the other", "response_format");
         const job = await runtime.job(requested, {
@@ -45,6 +47,7 @@ export const openaiApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
             options: job.sampling,
             ...(tools?.length ? {tools} : {}),
             ...(toolChoice ? {tool_choice: toolChoice} : {}),
+            ...(parallelToolCalls != null ? {parallelToolCalls} : {}),
             format, grammar
         }, chatFormat(job.model, includeUsage(body)), stream);
     });
@@ -62,6 +65,7 @@ export const openaiApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         const text = (prompt as string | undefined) ?? "";
         const suffix = optionalString(body, "suffix");
         if (body.echo === true) throw badRequest("echo is not supported", "echo");
+        refuseLogprobs(body);
         const bestOf = optionalNumber(body, "best_of");
         if (bestOf != null && bestOf > 1) throw badRequest("best_of > 1 is not supported", "best_of");
         const grammar = optionalString(body, "grammar");

@@ -47,3 +47,13 @@ export function parseToolChoice(v: unknown, legacy: unknown, tools: ToolDefiniti
         throw badRequest(`tool_choice names the function '${choice.name}', which is not among the tools sent`, "tool_choice");
     return choice;
 }
+
+/**
+ * Token log-probabilities: node-llama-cpp's chat and completion loops never hand the sampler's probabilities out, so
+ * they cannot be reported; a request that asks for them is told so instead of getting a silent null.
+ */
+export function refuseLogprobs(body: Body): void {
+    const asked = body.logprobs === true || (typeof body.logprobs === "number" && body.logprobs > 0) ||
+        (typeof body.top_logprobs === "number" && body.top_logprobs > 0);
+    if (asked) throw badRequest("logprobs are not supported: this engine does not report token probabilities; remove logprobs/top_logprobs", "logprobs");
+}
