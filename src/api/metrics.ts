@@ -32,6 +32,11 @@ const STATES: readonly ModelState[] = ["unloaded", "loading", "loaded", "unloadi
 /** Requests with no matching route would otherwise add one series per path a scanner tries. */
 const UNMATCHED_ROUTE = "unmatched";
 
+/** The dashboard's files are answered without a route (see api/ui/assets.ts); they share one series. */
+function isDashboardFile(path: string): boolean {
+    return path === "/ui" || path.startsWith("/ui/");
+}
+
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 
@@ -142,7 +147,7 @@ export class ProviderMetrics {
     /** One finished request, from the request feed. */
     onRequest(r: RequestRecord): void {
         const model = r.model ?? "";
-        const route = r.matched ? r.route : UNMATCHED_ROUTE;
+        const route = r.matched ? r.route : isDashboardFile(r.route) ? "/ui/*" : UNMATCHED_ROUTE;
         this.requests.inc({route, model, status: String(r.status)});
         this.duration.observe({route, model}, r.ms / 1000);
         if (!r.model) return;
