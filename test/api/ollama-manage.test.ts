@@ -279,6 +279,15 @@ describe("/api/delete: aliases and variants only", () => {
         expect((await chat("my-coder")).status).toBe(404);
     });
 
+    it("a variant whose base is gone is not listed, and can still be deleted", async () => {
+        server.runtime.config.models.ghost = {from: "no-longer-installed", system: "x"};
+        server.runtime.registry.configChanged();
+        expect((await client.list()).models.map((m) => m.name)).not.toContain("ghost");
+        expect((await chat("ghost")).status).toBe(404);
+        expect((await post("/api/delete", {model: "ghost"}, "DELETE")).status).toBe(200);
+        expect(server.runtime.config.models.ghost).toBeUndefined();
+    });
+
     it("refuses a GGUF with the safe-to-delete workflow, and 404s an unknown name", async () => {
         const gguf = await post("/api/delete", {model: MODEL}, "DELETE");
         expect(gguf.status).toBe(400);

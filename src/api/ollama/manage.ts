@@ -213,7 +213,8 @@ export const ollamaManageApi: FastifyPluginAsync<ManageApiOptions> = async (app,
         const users = dependents([name, ...(config.models[name]?.aliases ?? [])]).filter((u) => u !== name);
         if (users.length > 0)
             throw badRequest(`variant '${name}' is the base of ${users.map((u) => `'${u}'`).join(", ")}; delete ${users.length === 1 ? "it" : "them"} first`, "model");
-        const edits = await editModels(config, (models) => models[name] ? [{name, entry: undefined}] : []);
+        // removed from the running config even when the file no longer has it
+        const edits = await editModels(config, () => [{name, entry: undefined}]);
         changed(edits, {removed_variant: name});
     }
 
