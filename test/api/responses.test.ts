@@ -466,7 +466,9 @@ describe("tool types this server cannot run, and Codex CLI", () => {
             [{model: "toolsy", input: "x", tools: [{type: "function"}]}, /tools\[0\]\.name is required/],
             [{model: "toolsy", input: "x", tools: [weatherTool], tool_choice: {type: "function", name: "launch"}}, /'launch', which is not among the tools sent/],
             [{model: "toolsy", input: "x", background: true}, /background responses are not supported/],
-            [{model: "toolsy", input: "x", stream: "yes"}, /"stream" must be true or false/]
+            [{model: "toolsy", input: "x", stream: "yes"}, /"stream" must be true or false/],
+            [{model: "toolsy", input: "x", top_logprobs: 2}, /logprobs are not supported/],
+            [{model: "toolsy", input: "x", include: ["message.output_text.logprobs"]}, /logprobs are not supported/]
         ];
         for (const [body, message] of cases) {
             const res = await server.json<{error: {message: string; type: string}}>("/v1/responses", body);

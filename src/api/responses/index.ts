@@ -108,6 +108,8 @@ export const responsesApi: FastifyPluginAsync<ResponsesPluginOptions> = async (a
             ...(tools ? {tools: req.tools.definitions} : {}),
             ...(req.toolChoice ? {tool_choice: req.toolChoice} : {}),
             ...(req.format != null ? {format: req.format} : {}),
+            // the runner stops after one call; the writer's limit still applies to max_tool_calls
+            ...(req.echo.parallel_tool_calls ? {} : {parallelToolCalls: false}),
             ...reasoningRequest(req.reasoningEffort)
         }, format, req.stream);
     });

@@ -2,7 +2,7 @@
 import {badRequest} from "../../runtime/errors.js";
 import type {RequestOptions} from "../../runtime/job.js";
 import type {ChatMessage, GenerateRequest, ToolChoice} from "../../runtime/protocol.js";
-import {checkOutputSchema} from "../shared/constraints.js";
+import {checkOutputSchema, refuseLogprobs} from "../shared/constraints.js";
 import {parseKeepAlive} from "../shared/keep-alive.js";
 import {optionalBool, optionalNumber, optionalString, type Body} from "../shared/parse.js";
 import {parseInput} from "./input.js";
@@ -90,8 +90,16 @@ function refuseHostedFeatures(body: Body): void {
     if (body.prompt != null && typeof body.prompt === "object") throw badRequest("stored prompt templates are not supported: send instructions and input", "prompt");
 }
 
+/** Responses asks for token log-probabilities with top_logprobs or an include entry; the engine reports none. */
+function refuseResponsesLogprobs(body: Body): void {
+    refuseLogprobs(body);
+    if (Array.isArray(body.include) && body.include.includes("message.output_text.logprobs"))
+        throw badRequest("logprobs are not supported: this engine does not report token probabilities; remove message.output_text.logprobs from include", "include");
+}
+
 export function parseResponsesRequest(body: Body): ResponsesRequest {
     refuseHostedFeatures(body);
+    refuseResponsesLogprobs(body);
     const tools = parseTools(body.tools);
     const {choice, note} = parseResponsesToolChoice(body.tool_choice, tools);
     const {messages, skipped} = parseInput(body.input, tools);

@@ -10,6 +10,6 @@ export const createSchema = bodySchema({
     ...prompt, stream: nullable(bool), store: nullable(bool), max_output_tokens: nullable(num), max_tool_calls: nullable(num),
     temperature: nullable(num), top_p: nullable(num), seed: nullable(num), top_k: nullable(num), min_p: nullable(num), repeat_penalty: nullable(num),
     frequency_penalty: nullable(num), presence_penalty: nullable(num), include: nullable(arr), prompt_cache_key: nullable(str),
-    metadata: nullable(obj), user: nullable(str), keep_alive: nullable(oneOf(num, str)), background: nullable(bool)
+    metadata: nullable(obj), user: nullable(str), top_logprobs: nullable(num), keep_alive: nullable(oneOf(num, str)), background: nullable(bool)
 });
 export const inputTokensSchema = bodySchema(prompt);
