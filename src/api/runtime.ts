@@ -33,7 +33,7 @@ export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {r
 
     app.get("/models/installed", async () => ({
         models: [...runtime.registry.models().map((m) => {
-            const state = runtime.manager.stateOf(m.name);
+            const state = runtime.stateOf(m);
             return {
                 ...tagEntry(m, m.status === "invalid" ? "invalid" : state),
                 ...(m.reason ? {reason: m.reason} : {}),
@@ -50,8 +50,11 @@ export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {r
         const live = new Map(runtime.manager.status().map((s) => [s.name, s]));
         return {
             models: runtime.registry.models().map((m) => {
-                const s = live.get(m.name);
-                return s ?? {
+                const file = runtime.fileEntry(m);
+                // a variant runs on its base's runner: it shows that runner's state, and says whose it is
+                const s = live.get(file.name);
+                if (s) return file.name === m.name ? s : {...s, name: m.name, runs_on: file.name};
+                return {
                     name: m.name, state: m.status === "invalid" ? "invalid" : "unloaded", reason: m.reason ?? null, runner_pid: null,
                     pinned: runtime.manager.pinned(m), keep_loaded: runtime.manager.keepLoaded(m), in_flight: 0, queued: 0, last_used: null, loaded_at: null,
                     load_ms: 0, loads: 0, requests: 0, context_size: 0, estimate_bytes: 0, measured_rss_bytes: 0, budget_bytes: 0, expires_at: null

@@ -79,6 +79,11 @@ export class Runtime {
         return this.registry.fileOf(entry.name) ?? entry;
     }
 
+    /** The state clients see for a listed model: a variant is as loaded as its base's runner. */
+    stateOf(entry: ModelEntry) {
+        return this.manager.stateOf(this.fileEntry(entry).name);
+    }
+
     /** A 404 that starts with Ollama's exact text and then helps: close names, and what is installed. */
     notFound(name: string, suggestions?: string[]): ProviderError {
         const installed = this.registry.models().filter((m) => m.status !== "invalid").map((m) => m.name);

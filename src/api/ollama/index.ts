@@ -40,7 +40,7 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
     app.get("/api/tags", async () => {
         const models = runtime.registry.models().filter((m) => m.status !== "invalid")
             .sort((a, b) => b.mtime_ms - a.mtime_ms)
-            .map((m) => tagEntry(m, runtime.manager.stateOf(m.name) === "loaded" ? "loaded" : "unloaded"));
+            .map((m) => tagEntry(m, runtime.stateOf(m) === "loaded" ? "loaded" : "unloaded"));
         return {models: [...models, ...(await runtime.upstreamModels()).map(({upstream, model}) => upstreamTag(upstream, model))]};
     });
 

@@ -96,7 +96,7 @@ export function modelfileText(entry: ModelEntry, parameters: string, system: str
 export function showParameters(runtime: Runtime, entry: ModelEntry): {parameters: string; system: string | undefined} {
     const override = runtime.config.models[entry.name];
     const options: Record<string, unknown> = {...entry.defaults?.options, ...override?.options};
-    const ctx = runtime.manager.contextSizeFor(entry);
+    const ctx = runtime.contextSizeOf(entry);
     options.num_ctx ??= ctx;
     const stop = override?.stop ?? entry.defaults?.stop;
     return {parameters: formatParameters(options, stop), system: override?.system ?? entry.defaults?.system};
