@@ -46,6 +46,7 @@ export function ago(iso) {
   const t = Date.parse(iso);
   if (!Number.isFinite(t)) return "—";
   const d = Math.max(0, Date.now() - t) / 1000;
+  if (d < 5) return "just now";
   if (d < 60) return `${Math.round(d)} s ago`;
   if (d < 3600) return `${Math.round(d / 60)} min ago`;
   if (d < 86400) return `${Math.round(d / 3600)} h ago`;

@@ -27,6 +27,8 @@ export function onModels(fn) {
   return () => listeners.delete(fn);
 }
 
+const SOURCES = {models_dir: "models folder", ollama: "Ollama", lmstudio: "LM Studio", huggingface: "HF cache"};
+
 function merge(installed, status) {
   const live = new Map(status.models.map((s) => [s.name, s]));
   return installed.models.map((m) => {
@@ -35,7 +37,7 @@ function merge(installed, status) {
     return {
       name: m.name,
       upstream: upstream ? m.upstream : null,
-      source: upstream ? `upstream ${m.upstream}` : m.source ?? "models_dir",
+      source: upstream ? `upstream ${m.upstream}` : SOURCES[m.source] ?? m.source ?? "models folder",
       size: m.size || null,
       quant: m.details?.quantization_level && m.details.quantization_level !== "unknown" ? m.details.quantization_level : null,
       family: m.details?.family ?? null,
