@@ -78,7 +78,12 @@ export interface NodeEntry {
 export function nodeEntry(module: string, layout: Layout = currentLayout, root: string = packageRoot): NodeEntry {
     const parts = module.split("/");
     if (layout === "build") return {script: path.join(root, "dist", ...parts) + ".js", execArgv: []};
-    return {script: path.join(root, "src", ...parts) + ".ts", execArgv: ["--import", tsxLoader()]};
+    return {script: path.join(root, "src", ...parts) + ".ts", execArgv: tsxExecArgv()};
+}
+
+/** Node's options that make it run TypeScript through tsx (a development dependency: absent from an installed package). */
+export function tsxExecArgv(): string[] {
+    return ["--import", tsxLoader()];
 }
 
 let loader: string | undefined;
