@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import {pathToFileURL} from "node:url";
 import type {ProviderConfig} from "../config/load.js";
+import {staleBuildWarning} from "./stale-build.js";
 
 /** True when the module at `moduleUrl` was started as the program (not imported by a test). */
 export function isEntryPoint(moduleUrl: string): boolean {
@@ -42,4 +43,24 @@ export function renderTable(header: string[], rows: string[][]): string {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
     return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/**
+ * Runs a CLI's `main` when its module is the program (after saying so when it runs a build older than the source
+ * beside it): a number it resolves to becomes the exit code, nothing (a
+ * server that keeps serving) leaves the process running. A crash prints its stack and exits 1.
+ */
+export function runIfEntryPoint(moduleUrl: string, main: (argv: string[]) => Promise<number | void>): void {
+    if (!isEntryPoint(moduleUrl)) return;
+    const stale = staleBuildWarning();
+    if (stale) process.stderr.write(`${stale}\n`);
+    main(process.argv.slice(2)).then((code) => {
+        if (typeof code !== "number") return;
+        // Exit once the output has drained; a log transport or a runner child left behind must not keep it open.
+        process.exitCode = code;
+        setTimeout(() => process.exit(code), 300).unref();
+    }, (err: unknown) => {
+        process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+        process.exit(1);
+    });
 }

@@ -8,7 +8,7 @@ import type {ServiceTarget} from "../service/target.js";
 import type {CommandRunner} from "../service/runner.js";
 import type {ServiceAction, ServiceComponent, ServiceScope} from "../service/types.js";
 import {CONFIG_OPTIONS, CONFIG_USAGE, formatUsageError, parseCli, UsageError} from "./args.js";
-import {isEntryPoint} from "./common.js";
+import {runIfEntryPoint} from "./common.js";
 
 const ACTIONS: readonly ServiceAction[] = ["install", "uninstall", "start", "stop", "restart", "status"];
 
@@ -171,12 +171,4 @@ async function installedScope(config: ProviderConfig, planOpts: {component: Serv
     return (await detectInstalledService(config, {...planOpts, runner: deps.runner}))?.scope ?? null;
 }
 
-
-if (isEntryPoint(import.meta.url)) {
-    main(process.argv.slice(2)).then((code) => {
-        process.exitCode = code;
-    }, (e: unknown) => {
-        process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-        process.exitCode = 1;
-    });
-}
+runIfEntryPoint(import.meta.url, (argv) => main(argv));

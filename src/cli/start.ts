@@ -1,86 +1,94 @@
-/** `npm start`: the provider in the foreground, stopped cleanly by Ctrl+C or a service stop. */
+/**
+ * `zombiecoder serve` / `npm start`: the provider in the foreground, stopped cleanly by Ctrl+C or a service stop.
+ * The services run this module's build (`node dist/cli/start.js`) directly, so their stop signal arrives here.
+ */
 import {CONFIG_OPTIONS, CONFIG_USAGE, parseCliOrExit} from "./args.js";
 import {bindError, busyPortMessage, identifyListener, nextFreePort} from "./busy-port.js";
-import {loadConfigForCli} from "./common.js";
+import {loadConfigForCli, runIfEntryPoint} from "./common.js";
 
-const USAGE = `usage: npm start -- [options]
+export const usage = (prog = "npm start --"): string => `usage: ${prog} [options]
 Runs the provider in the foreground until Ctrl+C (or a service stop).
 ${CONFIG_USAGE}
 The address comes from "server_host" and "server_port" in the configuration file; ZOMBIECODER_HOST and
 ZOMBIECODER_PORT override them for one run. Exit codes: 0 stopped cleanly, 1 could not start (for example the
 port is in use), 2 bad arguments or configuration.`;
 
-const {values} = parseCliOrExit({usage: USAGE, options: CONFIG_OPTIONS});
-const config = await loadConfigForCli(values);
-const {ENV} = await import("../config/load.js");
+/** Starts the provider; resolves once it listens, and the process then runs until a signal stops it. */
+export async function main(argv: string[], prog?: string): Promise<void> {
+    const {values} = parseCliOrExit({usage: usage(prog), options: CONFIG_OPTIONS}, argv);
+    const config = await loadConfigForCli(values);
+    const {ENV} = await import("../config/load.js");
 
-/** Says who holds the port and how to pick another, then exits 1. */
-async function exitPortInUse(): Promise<never> {
-    const [listener, freePort] = await Promise.all([
-        identifyListener(config.server_host, config.server_port),
-        nextFreePort(config.server_host, config.server_port)
-    ]);
-    process.stderr.write(busyPortMessage({host: config.server_host, port: config.server_port, listener, configPath: config.configPath, portEnv: ENV.port, freePort}));
-    process.exit(1);
-}
-
-/** A clear sentence for a listen error a user can fix (privileged port, address not on this machine), else null. */
-function listenProblem(code: string | undefined): string | null {
-    const at = `${config.server_host}:${config.server_port}`;
-    if (code === "EACCES") return `not allowed to listen on ${at}: ports below 1024 need privileges; choose another with "server_port" in ${config.configPath} or ${ENV.port}`;
-    if (code === "EADDRNOTAVAIL") return `cannot listen on ${at}: ${config.server_host} is not an address of this machine; fix "server_host" in ${config.configPath} or ${ENV.host}`;
-    return null;
-}
-
-// Checked before anything starts: a second instance must not load models or resume the first one's downloads
-// only to find it cannot listen.
-if (config.server_port !== 0) {
-    const code = (await bindError(config.server_host, config.server_port))?.code;
-    if (code === "EADDRINUSE") await exitPortInUse();
-    const problem = listenProblem(code);
-    if (problem) {
-        process.stderr.write(`error: ${problem}\n`);
+    /** Says who holds the port and how to pick another, then exits 1. */
+    async function exitPortInUse(): Promise<never> {
+        const [listener, freePort] = await Promise.all([
+            identifyListener(config.server_host, config.server_port),
+            nextFreePort(config.server_host, config.server_port)
+        ]);
+        process.stderr.write(busyPortMessage({host: config.server_host, port: config.server_port, listener, configPath: config.configPath, portEnv: ENV.port, freePort}));
         process.exit(1);
     }
-}
 
-const {createLogger} = await import("../log/logger.js");
-const {startServer} = await import("../server/serve.js");
-const logger = createLogger({level: config.log_level, logsDir: config.paths.logs, name: "provider"});
-
-let server: Awaited<ReturnType<typeof startServer>>;
-try {
-    server = await startServer(config, {logger, testHooks: process.env.ZOMBIECODER_TEST_HOOKS === "1"});
-} catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    logger.fatal({err: (err as Error).message, code}, "could not start");
-    // Lost the race with another server between the check above and the listen.
-    if (code === "EADDRINUSE") await exitPortInUse();
-    process.stderr.write(`error: ${listenProblem(code) ?? (err as Error).message}\n`);
-    // give the log transport a moment to flush
-    setTimeout(() => process.exit(1), 200);
-    await new Promise(() => undefined);
-}
-process.stdout.write(`ZombieCoder Provider listening on ${server!.url}\n`);
-
-let signals = 0;
-const shutdown = (signal: string) => {
-    signals++;
-    if (signals > 1) {
-        logger.warn({signal}, "second signal: exiting now");
-        process.exit(130);
+    /** A clear sentence for a listen error a user can fix (privileged port, address not on this machine), else null. */
+    function listenProblem(code: string | undefined): string | null {
+        const at = `${config.server_host}:${config.server_port}`;
+        if (code === "EACCES") return `not allowed to listen on ${at}: ports below 1024 need privileges; choose another with "server_port" in ${config.configPath} or ${ENV.port}`;
+        if (code === "EADDRNOTAVAIL") return `cannot listen on ${at}: ${config.server_host} is not an address of this machine; fix "server_host" in ${config.configPath} or ${ENV.host}`;
+        return null;
     }
-    logger.info({signal, grace_s: config.shutdown_grace_seconds}, "shutting down: draining requests");
-    void server.close().then(() => {
-        logger.info("stopped cleanly");
-        setTimeout(() => process.exit(0), 100);
-    });
-};
-// SIGINT: Ctrl+C and NSSM's stop; SIGTERM: systemd/launchd; SIGBREAK and SIGHUP: Windows console close.
-for (const sig of ["SIGINT", "SIGTERM", "SIGBREAK", "SIGHUP"] as const) {
+
+    // Checked before anything starts: a second instance must not load models or resume the first one's downloads
+    // only to find it cannot listen.
+    if (config.server_port !== 0) {
+        const code = (await bindError(config.server_host, config.server_port))?.code;
+        if (code === "EADDRINUSE") await exitPortInUse();
+        const problem = listenProblem(code);
+        if (problem) {
+            process.stderr.write(`error: ${problem}\n`);
+            process.exit(1);
+        }
+    }
+
+    const {createLogger} = await import("../log/logger.js");
+    const {startServer} = await import("../server/serve.js");
+    const logger = createLogger({level: config.log_level, logsDir: config.paths.logs, name: "provider"});
+
+    let server: Awaited<ReturnType<typeof startServer>>;
     try {
-        process.on(sig, () => shutdown(sig));
-    } catch {
-        // not every signal exists on every OS
+        server = await startServer(config, {logger, testHooks: process.env.ZOMBIECODER_TEST_HOOKS === "1"});
+    } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        logger.fatal({err: (err as Error).message, code}, "could not start");
+        // Lost the race with another server between the check above and the listen.
+        if (code === "EADDRINUSE") await exitPortInUse();
+        process.stderr.write(`error: ${listenProblem(code) ?? (err as Error).message}\n`);
+        // give the log transport a moment to flush
+        setTimeout(() => process.exit(1), 200);
+        return new Promise<never>(() => undefined);
+    }
+    process.stdout.write(`ZombieCoder Provider listening on ${server.url}\n`);
+
+    let signals = 0;
+    const shutdown = (signal: string) => {
+        signals++;
+        if (signals > 1) {
+            logger.warn({signal}, "second signal: exiting now");
+            process.exit(130);
+        }
+        logger.info({signal, grace_s: config.shutdown_grace_seconds}, "shutting down: draining requests");
+        void server.close().then(() => {
+            logger.info("stopped cleanly");
+            setTimeout(() => process.exit(0), 100);
+        });
+    };
+    // SIGINT: Ctrl+C and NSSM's stop; SIGTERM: systemd/launchd; SIGBREAK and SIGHUP: Windows console close.
+    for (const sig of ["SIGINT", "SIGTERM", "SIGBREAK", "SIGHUP"] as const) {
+        try {
+            process.on(sig, () => shutdown(sig));
+        } catch {
+            // not every signal exists on every OS
+        }
     }
 }
+
+runIfEntryPoint(import.meta.url, main);

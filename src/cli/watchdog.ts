@@ -3,7 +3,7 @@ import type {ProviderConfig} from "../config/load.js";
 import type {Logger} from "../log/logger.js";
 import type {RestartRecord, WatchdogMode} from "../watchdog/watchdog.js";
 import {CONFIG_OPTIONS, CONFIG_USAGE, formatUsageError, parseCli, UsageError} from "./args.js";
-import {isEntryPoint} from "./common.js";
+import {runIfEntryPoint} from "./common.js";
 
 const USAGE = `usage: npm run watchdog -- [options]
 Keeps the provider alive: restarts it through the installed service, or starts and adopts it itself.
@@ -92,12 +92,4 @@ export async function main(argv: string[]): Promise<number> {
     });
 }
 
-
-if (isEntryPoint(import.meta.url)) {
-    main(process.argv.slice(2)).then((code) => {
-        process.exit(code);
-    }, (e: unknown) => {
-        process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-        process.exit(1);
-    });
-}
+runIfEntryPoint(import.meta.url, main);
