@@ -109,6 +109,14 @@ const SetupSchema = Type.Object({
     branch: NonEmptyString
 }, {additionalProperties: false});
 
+const AnthropicSchema = Type.Object({
+    strip_attribution: Type.Boolean()
+}, {additionalProperties: false});
+
+const ResponsesSchema = Type.Object({
+    store_max: NonNegativeInt
+}, {additionalProperties: false});
+
 /**
  * The configuration after defaults are applied (paths not yet resolved): every key is present.
  * The file itself may leave any key out; `configJsonSchema` is the form it is validated against.
@@ -147,7 +155,10 @@ export const ConfigFileSchema = Type.Object({
     service: ServiceSchema,
     watchdog: WatchdogSchema,
     // setup orchestrator
-    setup: SetupSchema
+    setup: SetupSchema,
+    // API families
+    anthropic: AnthropicSchema,
+    responses: ResponsesSchema
 }, {additionalProperties: false});
 
 export type GpuSetting = Static<typeof GpuSchema>;
@@ -252,6 +263,8 @@ export function defaultConfigFile(): ProviderConfigFile {
             startup_timeout_seconds: 60,
             mode: "auto"
         },
-        setup: {test_command: null, branch: "feature/provider-setup"}
+        setup: {test_command: null, branch: "feature/provider-setup"},
+        anthropic: {strip_attribution: true},
+        responses: {store_max: 200}
     };
 }
