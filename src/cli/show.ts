@@ -29,10 +29,10 @@ function contextLength(info: Record<string, unknown> | undefined): unknown {
 /** The sections `ollama show` prints, in its layout: a heading, then indented `key  value` lines. */
 export function describeModel(name: string, a: ShowAnswer): string {
     const section = (title: string, rows: Array<[string, unknown]>): string[] => {
-        const shown = rows.filter(([, v]) => v !== undefined && v !== null && v !== "");
+        const shown = rows.filter(([, v]) => v !== undefined && v !== null);
         if (shown.length === 0) return [];
         const width = Math.max(...shown.map(([k]) => k.length));
-        return [`  ${title}`, ...shown.map(([k, v]) => `    ${k.padEnd(width)}    ${String(v)}`), ""];
+        return [`  ${title}`, ...shown.map(([k, v]) => v === "" ? `    ${k}` : `    ${k.padEnd(width)}    ${String(v)}`), ""];
     };
     const params = (a.parameters ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== "")
         .map((l): [string, string] => {
