@@ -11,7 +11,7 @@ import {checkOutputSchema} from "../shared/constraints.js";
 import {MODEL_HEADER, serveGeneration} from "../shared/generation.js";
 import {bodyOf, optionalBool, optionalString, parseStop, type Body} from "../shared/parse.js";
 import type {ApiPluginOptions} from "../ollama/index.js";
-import {countPromptTokens} from "../responses/count.js";
+import {countPromptTokens} from "../shared/count.js";
 import {stripAttributionSetting} from "./attribution.js";
 import {messagesFormat} from "./format.js";
 import {number, parseAnthropicMessages, parseAnthropicToolChoice, parseAnthropicTools, systemText} from "./parse.js";

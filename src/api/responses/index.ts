@@ -13,7 +13,7 @@ import {MODEL_HEADER, serveGeneration} from "../shared/generation.js";
 import {bodyOf, type Body} from "../shared/parse.js";
 import type {ApiPluginOptions} from "../ollama/index.js";
 import {randomId} from "../openai/format.js";
-import {countPromptTokens} from "./count.js";
+import {countPromptTokens} from "../shared/count.js";
 import {responsesFormat} from "./format.js";
 import {parseResponsesRequest, reasoningRequest, type ResponsesRequest} from "./parse.js";
 import {createSchema, inputTokensSchema} from "./schemas.js";
