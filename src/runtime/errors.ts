@@ -74,21 +74,3 @@ export function notFound(name: string, hint?: string): ProviderError {
 
 export const cancelled = () => new ProviderError("cancelled", "request canceled", {code: "request_canceled"});
 export const shuttingDown = () => new ProviderError("shutting_down", "server is shutting down; try again in a moment", {code: "shutting_down"});
-
-/** Transitional: code not yet moved to error kinds still throws by status; removed once nothing imports it. */
-export class HttpError extends ProviderError {
-    constructor(readonly status: number, message: string, code?: string, param?: string) {
-        super(kindForStatus(status), message, {code, param, upstreamStatus: status});
-        this.name = "HttpError";
-    }
-}
-
-function kindForStatus(status: number): ErrorKind {
-    if (status === 404) return "not_found";
-    if (status === 499) return "cancelled";
-    if (status === 503) return "busy";
-    if (status === 502) return "upstream_failed";
-    if (status === 504) return "upstream_timeout";
-    if (status >= 400 && status < 500) return "bad_request";
-    return "internal";
-}

@@ -1,7 +1,7 @@
 /** The one place where errors by meaning become HTTP statuses, and where each API family's error shape is written. */
 import type {FastifyError, FastifyInstance, FastifyReply, FastifyRequest} from "fastify";
 import type {Logger} from "../log/logger.js";
-import {HttpError, isProviderError, type ErrorKind} from "../runtime/errors.js";
+import {isProviderError, type ErrorKind} from "../runtime/errors.js";
 
 export type ApiFamily = "ollama" | "openai" | "anthropic";
 
@@ -32,7 +32,6 @@ const STATUS_OF_KIND: Record<ErrorKind, number> = {
 
 /** The HTTP status for any error: by its kind; an upstream's own 4xx passes through; anything unknown is a 500. */
 export function errorStatus(err: unknown): number {
-    if (err instanceof HttpError) return err.status;
     if (isProviderError(err)) {
         if (err.kind === "upstream_refused" && err.upstreamStatus != null) return err.upstreamStatus;
         return STATUS_OF_KIND[err.kind];
@@ -77,7 +76,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, status: 
 
 /** Fastify's own errors (bad JSON, body too large, schema failures) in each family's shape. */
 export function installErrorHandlers(app: FastifyInstance, logger: Logger): void {
-    app.setErrorHandler((err: FastifyError | HttpError | Error, request, reply) => {
+    app.setErrorHandler((err: FastifyError | Error, request, reply) => {
         if (isProviderError(err)) {
             const status = errorStatus(err);
             if (status >= 500) logger.warn({err: err.message, kind: err.kind, url: request.url.split("?")[0]}, "request failed");
@@ -91,8 +90,6 @@ export function installErrorHandlers(app: FastifyInstance, logger: Logger): void
         if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") return sendError(request, reply, 413, "request body is too large", "body_too_large");
         if (fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return sendError(request, reply, 415, "unsupported content type: send application/json", "unsupported_media_type");
         if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return sendError(request, reply, fe.statusCode, fe.message);
-        // a runner's failure carries its status (until every runner error is a ProviderError)
-        if (typeof (err as {status?: unknown}).status === "number") return sendError(request, reply, errorStatus(err), err.message);
         logger.error({err: err.message, stack: err.stack, url: request.url}, "unhandled error");
         return sendError(request, reply, 500, `internal error: ${err.message}`);
     });
