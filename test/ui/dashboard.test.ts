@@ -144,10 +144,26 @@ describe.skipIf(!chromiumPath)("the dashboard in Chromium", () => {
         await shot("activity");
     });
 
-    it("shows another client's change without being touched, and unloads the model from its row", async () => {
+    it("shows another client's change untouched, asks before unloading a busy model, and unloads from the row", async () => {
         await view("models");
         expect((await server.json("/runtime/unpin/plain", {})).status).toBe(200);
         await page.locator('#models-table tr[data-model="plain"] button[data-action="pin"][aria-pressed="false"]').waitFor();
+
+        // while another client's generation runs, the model is busy and an unload asks first; cancelling keeps it
+        const generation = new AbortController();
+        const busy = server.api("/v1/chat/completions", {method: "POST", signal: generation.signal,
+            json: {model: "plain", messages: [{role: "user", content: "write a long story"}], max_tokens: 4000, stream: true}})
+            .then((res) => res.text()).catch(() => "");
+        await page.locator('#models-table tr[data-model="plain"][data-state="busy"]').waitFor();
+        await row("plain").locator('button[data-action="unload"]').click();
+        await page.locator("#confirm-dialog", {hasText: "It is serving 1 request"}).waitFor();
+        await page.click('#confirm-dialog button[value="cancel"]');
+        await page.locator("#confirm-dialog").waitFor({state: "hidden"});
+        expect(server.runtime.manager.stateOf("plain")).toBe("loaded");
+        generation.abort();
+        await busy;
+        await page.locator('#models-table tr[data-model="plain"][data-state="loaded"]').waitFor();
+
         await row("plain").locator('button[data-action="unload"]').click();
         await page.locator('#models-table tr[data-model="plain"][data-state="unloaded"]').waitFor();
         expect(server.runtime.manager.stateOf("plain")).toBe("unloaded");

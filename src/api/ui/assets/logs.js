@@ -39,18 +39,25 @@ function connect() {
   $("#log-note").textContent = "";
   ctl = new AbortController();
   const mine = ctl;
+  // a server without log lines says so once; looking again would not change that
+  let noLines = false;
   sse(`/ui/api/logs?${params}`, {
     signal: mine.signal,
     onEvent: (name, data) => {
       if (name === "line" && data && typeof data === "object") append(data);
-      else if (name === "unavailable") $("#log-note").textContent = data.reason;
+      else if (name === "unavailable") {
+        noLines = true;
+        $("#log-note").textContent = data.reason;
+      }
     }
-  }).catch((err) => {
-    if (mine.signal.aborted) return;
+  }).then(() => !noLines, (err) => {
+    // a newer filter replaced this stream
+    if (mine.signal.aborted) return false;
     $("#log-note").textContent = `log stream: ${err.message}`;
-  }).finally(() => {
-    // the server went away or restarted: look again in a moment
-    if (!mine.signal.aborted && $("#log-note").textContent === "") retry = setTimeout(connect, 3000);
+    // a refused filter or key stays refused; anything else may be a restart
+    return !(err.status >= 400 && err.status < 500);
+  }).then((again) => {
+    if (again && !mine.signal.aborted) retry = setTimeout(connect, 3000);
   });
 }
 
