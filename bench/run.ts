@@ -13,7 +13,9 @@ import {formatUsageError, parseCliOrExit, UsageError} from "../src/cli/args.js";
 const USAGE = `usage: npm run bench -- [options]
 Compares the server with raw node-llama-cpp on generated models; prints the ratios, asserts nothing.
   --threads N      CPU threads for both (default: BENCH_THREADS, else 1)
-  --out FILE       also write the results to FILE (default: BENCH_OUT, if set)`;
+  --out FILE       also write the results to FILE (default: BENCH_OUT, if set)
+Then the shipped build's targets (bench/ship.ts, from dist/): memory, runner start, cold first token; with
+LLAMA_SERVER=PATH also against llama.cpp's llama-server on the same file, threads and context.`;
 
 const {values: args} = parseCliOrExit({usage: USAGE, options: {threads: {type: "string"}, out: {type: "string"}}});
 
@@ -184,6 +186,9 @@ async function main() {
         await new Promise((r) => server.once("exit", r));
         await fs.rm(home, {recursive: true, force: true});
     }
+    // after the server above has stopped, so its memory does not count against the shipped build's
+    const {shipBench} = await import("./ship.js");
+    await shipBench({threads: THREADS, llamaServer: process.env.LLAMA_SERVER || undefined, out});
     if (OUT_FILE) await fs.writeFile(OUT_FILE, lines.join("\n") + "\n");
 }
 
