@@ -29,7 +29,8 @@ function row(r, fresh) {
     h("td", {}, r.model ?? "—"),
     h("td", {}, r.family),
     h("td", {class: "mono"}, `${r.method} ${r.route}`, r.error ? h("span", {class: "sub"}, r.error) : null),
-    h("td", {}, r.latency_class ?? "—"),
+    // the latency class, where the scheduler records one in the request facts
+    h("td", {}, r.latency_class ?? r.latency ?? "—"),
     h("td", {class: ok ? "status-ok" : "status-bad"}, String(r.status)),
     h("td", {class: "num"}, ms(r.queue_ms)),
     h("td", {class: "num"}, ms(r.load_ms)),
