@@ -51,6 +51,23 @@ export function originAllowed(origin: string, patterns: string[]): boolean {
     return false;
 }
 
+/**
+ * The browser's Origin names the very host and port the request was sent to, and that host is an IP address or
+ * localhost. A domain name is not enough: DNS rebinding points an attacker's domain at this machine, and its pages
+ * would then be "same origin".
+ */
+export function sameOrigin(origin: string, host: string | undefined): boolean {
+    if (!host) return false;
+    try {
+        const url = new URL(origin);
+        if (url.host.toLowerCase() !== host.toLowerCase()) return false;
+        const name = url.hostname.replace(/^\[|\]$/g, "");
+        return name === "localhost" || /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(":");
+    } catch {
+        return false;
+    }
+}
+
 const ALLOWED_HEADERS = "Authorization, Content-Type, User-Agent, Accept, X-Requested-With, X-Api-Key, OpenAI-Beta, Anthropic-Version, Anthropic-Beta, x-stainless-arch, x-stainless-os, x-stainless-runtime, x-stainless-runtime-version, x-stainless-lang, x-stainless-package-version, x-stainless-retry-count, x-stainless-timeout, x-stainless-helper-method";
 
 /**
@@ -63,7 +80,8 @@ export function installAuth(app: FastifyInstance, config: ProviderConfig): void 
         const path = request.url.split("?")[0]!;
         const origin = request.headers.origin;
         if (typeof origin === "string" && origin !== "") {
-            if (!originAllowed(origin, origins))
+            // a page this server served (the dashboard, opened at any address of this machine) is always allowed
+            if (!sameOrigin(origin, request.headers.host) && !originAllowed(origin, origins))
                 return sendError(request, reply, 403, `origin '${origin}' is not allowed; add it to auth.cors_origins in the config`, "origin_not_allowed");
             reply.header("Access-Control-Allow-Origin", origin);
             reply.header("Vary", "Origin");

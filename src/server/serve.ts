@@ -69,6 +69,7 @@ export async function startServer(config: ProviderConfig, opts: ServeOptions = {
     downloads.useRescan(rescan);
     const app = await buildApp(runtime, logger, {
         ...opts,
+        downloads,
         extra: [
             (a) => downloadsApi(a, {config, logger, downloads, rescan}),
             (a) => auditApi(a, {config, logger, listModels: async () => runtime.registry.models(), rescan, downloads})

@@ -1,6 +1,7 @@
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
 import {ndjson, sse, startTestServer, type TestServer} from "../helpers/server.js";
+import {sameOrigin} from "../../src/server/auth.js";
 
 let home: string;
 let server: TestServer;
@@ -103,5 +104,27 @@ describe("API families as plugins with body schemas", () => {
         });
         expect(anthropic.status).toBe(200);
         expect(anthropic.body.content.filter((b) => b.type === "tool_use")).toHaveLength(1);
+    });
+});
+
+describe("browser origins", () => {
+    it("a page served by this server (same IP host and port) may call it; a rebinding domain or another port may not", async () => {
+        const port = new URL(server.url).port;
+        const same = await server.api("/api/tags", {headers: {origin: `http://127.0.0.1:${port}`}});
+        expect(same.status).toBe(200);
+        const otherPort = await server.api("/api/tags", {headers: {origin: "http://127.0.0.1:1"}});
+        expect(otherPort.status).toBe(403);
+        // the Host header a rebinding attacker's page sends names its own domain
+        const rebinding = await server.api("/api/tags", {headers: {origin: `http://attacker.example:${port}`, host: `attacker.example:${port}`}});
+        expect(rebinding.status).toBe(403);
+    });
+
+    it("same origin means an IP address or localhost with the same port, never a domain name", () => {
+        expect(sameOrigin("http://192.168.1.5:8007", "192.168.1.5:8007")).toBe(true);
+        expect(sameOrigin("http://localhost:8007", "localhost:8007")).toBe(true);
+        expect(sameOrigin("http://[::1]:8007", "[::1]:8007")).toBe(true);
+        expect(sameOrigin("http://evil.example:8007", "evil.example:8007")).toBe(false);
+        expect(sameOrigin("http://192.168.1.5:9000", "192.168.1.5:8007")).toBe(false);
+        expect(sameOrigin("not a url", "x")).toBe(false);
     });
 });
