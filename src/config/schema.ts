@@ -20,7 +20,12 @@ const NonNegativeInt = Type.Integer({minimum: 0});
 const NonEmptyString = Type.String({minLength: 1});
 const PositiveNumber = Type.Number({exclusiveMinimum: 0});
 const ContextSize = Type.Integer({minimum: 16, maximum: 1048576});
-const Parallel = Type.Integer({minimum: 1, maximum: 64});
+/**
+ * A number of sequences, or "auto": as many as the model's memory allows, up to four (src/runtime/parallel.ts).
+ * Written as a plain `anyOf` of a string constant and an integer so ajv reports the integer's bounds.
+ */
+const ParallelSetting = Type.Unsafe<number | "auto">({anyOf: [{type: "string", const: "auto"}, {type: "integer", minimum: 1, maximum: 64}]});
+const ReservedSequences = Type.Integer({minimum: 0, maximum: 63});
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -32,7 +37,8 @@ export const GpuSchema = Type.Unsafe<(typeof GPU_SETTINGS)[number]>({enum: [...G
 export const ModelOverrideSchema = Type.Object({
     keep_loaded: Type.Optional(Type.Boolean()),
     context_size: Type.Optional(ContextSize),
-    parallel: Type.Optional(Parallel),
+    parallel: Type.Optional(ParallelSetting),
+    short_reserved_sequences: Type.Optional(ReservedSequences),
     aliases: Type.Optional(Type.Array(Type.String({minLength: 1, maxLength: 256}))),
     pinned: Type.Optional(Type.Boolean()),
     system: Type.Optional(Type.String()),
@@ -136,7 +142,8 @@ export const ConfigFileSchema = Type.Object({
     ram_threshold_mb: NonNegativeInt,
     memory_reserve_mb: NonNegativeInt,
     max_queue: NonNegativeInt,
-    parallel: Parallel,
+    parallel: ParallelSetting,
+    short_reserved_sequences: ReservedSequences,
     threads: Type.Integer({minimum: 0, maximum: 1024}),
     context_size: ContextSize,
     allow_context_growth: Type.Boolean(),
@@ -229,7 +236,8 @@ export function defaultConfigFile(): ProviderConfigFile {
         ram_threshold_mb: 14000,
         memory_reserve_mb: 512,
         max_queue: 64,
-        parallel: 1,
+        parallel: "auto",
+        short_reserved_sequences: 1,
         threads: 0,
         context_size: 8192,
         allow_context_growth: false,

@@ -6,6 +6,7 @@ import {
     type LlamaEmbeddingContext, type LlamaGrammar, type LlamaModel, type Token
 } from "node-llama-cpp";
 import {badRequest, cancelled, ProviderError} from "../runtime/errors.js";
+import {evaluationPriorityOf} from "../runtime/latency.js";
 import type {
     ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerStatus, ToolCall
 } from "../runtime/protocol.js";
@@ -137,7 +138,8 @@ export class Engine {
             onToken: meter.onToken,
             onTextChunk: meter.onTextChunk,
             stopOnAbortSignal: true,
-            trimWhitespaceSuffix: false
+            trimWhitespaceSuffix: false,
+            evaluationPriority: evaluationPriorityOf(req.latency)
         };
     }
 

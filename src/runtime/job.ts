@@ -1,5 +1,6 @@
 import type {ModelEntry} from "../registry/types.js";
 import type {Upstream} from "../upstream/client.js";
+import type {LatencyClass} from "./latency.js";
 import type {RequestOptions} from "./sampling.js";
 
 export type {RequestOptions} from "./sampling.js";
@@ -14,6 +15,20 @@ export interface JobOptions {
     options?: RequestOptions;
     /** Seconds as the client sent them: negative = forever; undefined = no opinion. */
     keepAliveSeconds?: number;
+    /**
+     * The request's latency class, when its API family knows it (/infill is always short); otherwise the job
+     * classifies the request when it starts (latency.ts: fill-in-the-middle and small num_predict are short).
+     */
+    latency?: LatencyClass;
+}
+
+/** What the HTTP layer knows about a request's sender when a job starts. */
+export interface StartContext {
+    /**
+     * Identifies the sending client (User-Agent and remote address): a newer short job from the same client for
+     * the same model supersedes an older one that is still queued or running.
+     */
+    client?: string;
 }
 
 export interface GenerationResult {
@@ -24,6 +39,10 @@ export interface GenerationResult {
     contextSize: number;
     /** The client asked for more context than the model is loaded with; it was served within the loaded size. */
     contextCapped: boolean;
+    /** The latency class the job ran in (local jobs). */
+    latency?: LatencyClass;
+    /** Models evicted to make room for the load this job waited for (local jobs; empty when none). */
+    evicted?: string[];
 }
 
 interface JobBase {
@@ -41,7 +60,7 @@ interface JobBase {
      * Everything that can fail with its own status before a response starts: a local job is admitted (queue bound,
      * memory fit); an upstream job sends the request and waits for the upstream to accept it.
      */
-    start(request: GenerateRequest, signal: AbortSignal): Promise<void>;
+    start(request: GenerateRequest, signal: AbortSignal, context?: StartContext): Promise<void>;
     /** Waits for a sequence (and the load), runs the generation and streams its events; always releases what it held. */
     generate(request: GenerateRequest, onEvent: (e: GenerationEvent) => void, signal: AbortSignal): Promise<GenerationResult>;
     embed(request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult & {loadMs: number; totalMs: number}>;

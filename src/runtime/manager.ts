@@ -2,10 +2,13 @@ import type {ProviderConfig} from "../config/load.js";
 import {silentLogger, type Logger} from "../log/logger.js";
 import type {ModelEntry} from "../registry/types.js";
 import {cancelled, isProviderError, ProviderError, QUEUE_FULL_MESSAGE, shuttingDown} from "./errors.js";
-import {estimateModelBytes, systemMemoryProbe, type MemoryProbe} from "./memory-probe.js";
+import type {LatencyClass} from "./latency.js";
+import {estimateModelBytes, systemMemoryProbe, type MemoryProbe, type ShapeFacts} from "./memory-probe.js";
 import {hasRunnerPhase, InFlight, isServing, Lifecycle, publicState, type ModelPhase, type ModelState} from "./model-state.js";
-import {Permits, type Permit} from "./permits.js";
+import {autoParallel} from "./parallel.js";
+import {Permits, type Capacity, type Permit} from "./permits.js";
 import type {LoadedInfo} from "./protocol.js";
+import {Supersession} from "./supersede.js";
 import type {Runner, RunnerFactory} from "./runner.js";
 import {RunnerProcess} from "./runner-process.js";
 import {physicalCores} from "./system-info.js";
@@ -39,6 +42,8 @@ class ModelRecord {
     /** ms timestamp until which a client's keep_alive holds the model; Infinity = forever. */
     clientKeepUntil = 0;
     contextSize = 0;
+    /** The models the latest load of this one evicted to make room (what its first jobs report). */
+    lastEvicted: string[] = [];
 
     constructor(public entry: ModelEntry, onPhase: (record: ModelRecord, from: ModelPhase, to: ModelPhase) => void,
         onBusy: (record: ModelRecord, busy: boolean) => void) {
@@ -56,6 +61,10 @@ export interface AcquireOptions {
     numCtx?: number;
     /** Seconds as sent by the client: negative = forever; undefined = no opinion. */
     keepAliveSeconds?: number;
+    /** Long jobs leave the model's reserved sequences to short ones; absent: long. */
+    latency?: LatencyClass;
+    /** Who sent a short job: a newer short job with the same key for the same model supersedes it (supersede.ts). */
+    client?: string;
 }
 
 export interface Lease {
@@ -65,12 +74,17 @@ export interface Lease {
     contextSize: number;
     /** The client asked for more context than the model is loaded with; it is served within the loaded size. */
     contextCapped: boolean;
+    /** Models evicted to make room for the load this job waited for (empty when it waited for none). */
+    evicted: string[];
     release(): void;
 }
 
 /** A job admitted to a model: resolution, the queue bound and the memory check are done; `ready` waits for a permit and the load. */
 export interface Ticket {
     model: string;
+    latency: LatencyClass;
+    /** Aborted when a newer short job from the same client supersedes this one; the job's generation follows it. */
+    superseded: AbortSignal;
     ready(signal?: AbortSignal): Promise<Lease>;
     cancel(): void;
 }
@@ -96,6 +110,15 @@ export interface ModelStatusReport {
     keep_loaded: boolean;
     in_flight: number;
     queued: number;
+    /** Waiting jobs by latency class. */
+    queued_short: number;
+    queued_long: number;
+    /** Sequences: the runner's when loaded, else what a load would give (the configured number, or "auto"'s choice). */
+    parallel: number;
+    /** Whether `parallel` came from "auto" (memory) rather than a number in the config. */
+    parallel_auto: boolean;
+    /** Sequences long jobs leave free for short ones. */
+    short_reserved: number;
     last_used: string | null;
     loaded_at: string | null;
     load_ms: number;
@@ -141,6 +164,7 @@ export class ModelManager {
     private readonly listeners = new Set<(event: ManagerEvent) => void>();
     /** Pins set while the server runs (the dashboard's pin button); they win over the config until a restart. */
     private readonly runtimePins = new Map<string, boolean>();
+    private readonly supersession = new Supersession();
 
     constructor(private readonly config: ProviderConfig, opts: ManagerOptions = {}) {
         this.logger = opts.logger ?? silentLogger;
@@ -219,8 +243,42 @@ export class ModelManager {
         this.emit({type: "pinned", model: name, pinned});
     }
 
-    parallelFor(entry: ModelEntry): number {
+    private shapeOf(entry: ModelEntry): ShapeFacts {
+        const m = entry.metadata;
+        return {
+            size_bytes: entry.size_bytes,
+            block_count: m?.block_count ?? null,
+            head_count: m?.head_count ?? null,
+            head_count_kv: m?.head_count_kv ?? null,
+            embedding_length: m?.embedding_length ?? null,
+            vocab_size: m?.vocab_size ?? null
+        };
+    }
+
+    private parallelSetting(entry: ModelEntry): number | "auto" {
         return this.override(entry.name).parallel ?? this.config.parallel;
+    }
+
+    /**
+     * Sequences a load of this model gets: the configured number, or for "auto" as many as memory allows
+     * (parallel.ts) at the context it would load with. Each sequence has the whole context.
+     */
+    parallelFor(entry: ModelEntry, numCtx?: number): number {
+        const setting = this.parallelSetting(entry);
+        if (setting !== "auto") return setting;
+        const budget = this.config.ram_threshold_mb > 0 ? this.config.ram_threshold_mb * MIB : this.probe.systemTotalBytes();
+        return autoParallel(this.shapeOf(entry), this.contextSizeFor(entry, numCtx), budget);
+    }
+
+    /** Sequences long jobs must leave to short ones: the configured number, never all of them. */
+    shortReservedFor(entry: ModelEntry, parallel: number): number {
+        const configured = this.override(entry.name).short_reserved_sequences ?? this.config.short_reserved_sequences;
+        return Math.max(0, Math.min(configured, parallel - 1));
+    }
+
+    private capacityOf(record: ModelRecord): Capacity {
+        const sequences = record.info?.parallel ?? this.parallelFor(record.entry);
+        return {sequences, reservedForShort: this.shortReservedFor(record.entry, sequences)};
     }
 
     /** Configured context, else the smaller of the model's training context and the global default. */
@@ -255,16 +313,8 @@ export class ModelManager {
         return record.phase === "loaded" && record.inFlight.count === 0 && !this.pinned(record.entry);
     }
 
-    private estimateFor(entry: ModelEntry, contextSize: number): number {
-        const m = entry.metadata;
-        return estimateModelBytes({
-            size_bytes: entry.size_bytes,
-            block_count: m?.block_count ?? null,
-            head_count: m?.head_count ?? null,
-            head_count_kv: m?.head_count_kv ?? null,
-            embedding_length: m?.embedding_length ?? null,
-            vocab_size: m?.vocab_size ?? null
-        }, contextSize, this.parallelFor(entry));
+    private estimateFor(entry: ModelEntry, contextSize: number, numCtx?: number): number {
+        return estimateModelBytes(this.shapeOf(entry), contextSize, this.parallelFor(entry, numCtx));
     }
 
     /**
@@ -297,7 +347,7 @@ export class ModelManager {
     /** The memory check for a model that is not resident yet: done before any response header is sent. */
     private checkFits(record: ModelRecord, numCtx: number | undefined): void {
         if (isServing(record.phase) || record.phase === "loading") return;
-        this.planEviction(record, this.estimateFor(record.entry, this.contextSizeFor(record.entry, numCtx)));
+        this.planEviction(record, this.estimateFor(record.entry, this.contextSizeFor(record.entry, numCtx), numCtx));
     }
 
     /**
@@ -313,34 +363,51 @@ export class ModelManager {
         if (record.phase === "draining")
             throw new ProviderError("busy", `model '${entry.name}' is being unloaded on request; try again in a moment`);
         this.checkFits(record, opts.numCtx);
-        const parallel = record.info?.parallel ?? this.parallelFor(entry);
-        if (!record.permits.available(parallel) && this.totalQueued() >= this.config.max_queue)
+        const latency = opts.latency ?? "long";
+        const capacity = this.capacityOf(record);
+        // the job this one supersedes leaves the queue first, so its place counts for this one
+        const claim = latency === "short" && opts.client != null ? this.supersession.claim(`${entry.name}\u0000${opts.client}`) : null;
+        if (!record.permits.available(capacity, latency) && this.totalQueued() >= this.config.max_queue) {
+            claim?.done();
             throw new ProviderError("busy", QUEUE_FULL_MESSAGE, {code: "server_busy"});
-        const permit = record.permits.acquire(parallel);
+        }
+        const permit = record.permits.acquire(capacity, latency);
         record.requests++;
         this.noteKeepAlive(record, opts.keepAliveSeconds);
-        return this.ticket(record, permit, opts);
+        return this.ticket(record, permit, opts, latency, claim);
     }
 
-    private ticket(record: ModelRecord, permit: Permit, opts: AcquireOptions): Ticket {
+    private ticket(record: ModelRecord, permit: Permit, opts: AcquireOptions, latency: LatencyClass,
+        claim: {signal: AbortSignal; done: () => void} | null): Ticket {
         // one flag for both ends of a ticket: released after its job, or cancelled before or while it waited
         let ended = false;
+        const supersededSignal = claim?.signal ?? new AbortController().signal;
         const end = () => {
             if (ended) return;
             ended = true;
-            permit.release(cancelled());
+            claim?.done();
+            supersededSignal.removeEventListener("abort", onSuperseded);
+            permit.release(supersededSignal.aborted ? supersededSignal.reason as Error : cancelled());
         };
+        // still queued: leave the queue at once, so the newer job does not wait behind this one
+        const onSuperseded = () => {
+            if (permit.queued) end();
+        };
+        supersededSignal.addEventListener("abort", onSuperseded, {once: true});
+        const endedReason = () => (supersededSignal.aborted ? supersededSignal.reason as Error : cancelled());
         return {
             model: record.entry.name,
+            latency,
+            superseded: supersededSignal,
             cancel: end,
             ready: async (signal?: AbortSignal) => {
                 if (signal?.aborted) end();
                 signal?.addEventListener("abort", end, {once: true});
                 try {
                     await permit.granted;
-                    if (ended) throw cancelled();
+                    if (ended) throw endedReason();
                     const lease = await this.lease(record, opts, end);
-                    if (ended) throw cancelled();
+                    if (ended) throw endedReason();
                     return lease;
                 } catch (err) {
                     end();
@@ -366,6 +433,7 @@ export class ModelManager {
             loadMs: wasLoaded ? 0 : this.now() - t0,
             contextSize: record.contextSize,
             contextCapped: opts.numCtx != null && opts.numCtx > record.contextSize,
+            evicted: wasLoaded ? [] : [...record.lastEvicted],
             release
         };
     }
@@ -401,7 +469,8 @@ export class ModelManager {
     private async load(record: ModelRecord, numCtx?: number): Promise<void> {
         const entry = record.entry;
         const contextSize = this.contextSizeFor(entry, numCtx);
-        const need = this.estimateFor(entry, contextSize);
+        const parallel = this.parallelFor(entry, numCtx);
+        const need = this.estimateFor(entry, contextSize, numCtx);
         const evict = this.planEviction(record, need);
         // counted as resident from here on, so a concurrent load sees this model's budget while the victims stop
         record.lifecycle.to("loading");
@@ -411,7 +480,7 @@ export class ModelManager {
         let runner: Runner | null = null;
         const t0 = this.now();
         try {
-            await this.evict(evict, record, need);
+            record.lastEvicted = await this.evict(evict, record, need);
             runner = this.createRunner(entry.name, (line) => this.logger.debug({model: entry.name, runner: line}, "runner stderr"));
             record.runner = runner;
             const started = runner;
@@ -419,7 +488,7 @@ export class ModelManager {
             const info = await runner.load({
                 modelPath: entry.abs_path,
                 contextSize,
-                parallel: this.parallelFor(entry),
+                parallel,
                 threads: this.config.threads > 0 ? this.config.threads : physicalCores(),
                 gpu: this.config.gpu
             });
@@ -454,8 +523,12 @@ export class ModelManager {
         }
     }
 
-    /** Stops the planned victims one by one; a victim that took a job meanwhile is kept and the plan made again. */
-    private async evict(victims: ModelRecord[], forRecord: ModelRecord, need: number): Promise<void> {
+    /**
+     * Stops the planned victims one by one; a victim that took a job meanwhile is kept and the plan made again.
+     * Returns the names of the models it stopped.
+     */
+    private async evict(victims: ModelRecord[], forRecord: ModelRecord, need: number): Promise<string[]> {
+        const stopped: string[] = [];
         for (const victim of victims) {
             if (!this.evictable(victim)) {
                 this.planEviction(forRecord, need);
@@ -463,7 +536,9 @@ export class ModelManager {
             }
             this.logger.info({model: victim.entry.name, for: forRecord.entry.name, reason: "ram_threshold_mb"}, "evicting least recently used idle model");
             await this.stopRunner(victim, "evicted under ram_threshold_mb");
+            stopped.push(victim.entry.name);
         }
+        return stopped;
     }
 
     private onRunnerExit(record: ModelRecord, runner: Runner, why: string): void {
@@ -632,6 +707,7 @@ export class ModelManager {
         const iso = (t: number) => (t > 0 && Number.isFinite(t) ? new Date(t).toISOString() : null);
         return [...this.records.values()].map((r) => {
             const state = publicState(r.phase);
+            const capacity = this.capacityOf(r);
             return {
                 name: r.entry.name,
                 state,
@@ -641,6 +717,11 @@ export class ModelManager {
                 keep_loaded: this.keepLoaded(r.entry),
                 in_flight: r.inFlight.count,
                 queued: r.permits.queued,
+                queued_short: r.permits.queuedByClass.short,
+                queued_long: r.permits.queuedByClass.long,
+                parallel: capacity.sequences,
+                parallel_auto: this.parallelSetting(r.entry) === "auto",
+                short_reserved: capacity.reservedForShort,
                 last_used: iso(r.lastUsed),
                 loaded_at: iso(r.loadedAt),
                 load_ms: Math.round(r.loadMs),
@@ -656,7 +737,7 @@ export class ModelManager {
     }
 
     /** For /api/ps: the resident models and when they would expire (year 2318 for "forever", as Ollama). */
-    resident(): Array<{entry: ModelEntry; sizeBytes: number; expiresAt: Date; contextSize: number; gpu: boolean}> {
+    resident(): Array<{entry: ModelEntry; sizeBytes: number; expiresAt: Date; contextSize: number; gpu: boolean; parallel: number}> {
         return [...this.records.values()].filter((r) => isServing(r.phase)).map((r) => {
             const exp = this.expiresAt(r);
             return {
@@ -664,7 +745,8 @@ export class ModelManager {
                 sizeBytes: this.budgetBytes(r),
                 expiresAt: Number.isFinite(exp) ? new Date(exp) : new Date(Date.UTC(2318, 0, 1)),
                 contextSize: r.contextSize,
-                gpu: Boolean(r.info?.gpu)
+                gpu: Boolean(r.info?.gpu),
+                parallel: this.capacityOf(r).sequences
             };
         });
     }

@@ -3,6 +3,7 @@
  * and the IPC messages between the server and a runner process.
  */
 import type {ErrorKind} from "./errors.js";
+import type {LatencyClass} from "./latency.js";
 
 export interface SamplingOptions {
     temperature: number;
@@ -29,6 +30,12 @@ export interface ToolCall {
 export interface ChatMessage {
     role: "system" | "user" | "assistant" | "tool";
     content: string;
+    /**
+     * For role "assistant": the thought segment the model wrote before this answer, as the client sent it back
+     * (OpenAI `reasoning_content`, Ollama `thinking`, Anthropic thinking blocks). The runner hands it to the model's
+     * template, which keeps or drops it the way the model was trained (most keep only the current turn's).
+     */
+    thinking?: string;
     tool_calls?: ToolCall[];
     /** For role "tool": which call this answers (by id or by function name). */
     tool_call_id?: string;
@@ -42,6 +49,25 @@ export interface ToolDefinition {
 }
 
 export type ToolChoice = "auto" | "none" | "required" | {name: string};
+
+/** How hard a reasoning model should think; the runner turns a level into a thought-token budget (see src/runner/reasoning.ts). */
+export type ReasoningEffort = "low" | "medium" | "high";
+
+/**
+ * What the client asked of a reasoning model's thought segment. Absent: the model's own default (most reasoning
+ * templates think), and the thoughts are returned in the family's reasoning field.
+ */
+export interface ReasoningRequest {
+    /**
+     * false: no thinking. Where the model's template has a switch (Qwen3's `enable_thinking`, node-llama-cpp's
+     * wrapper options) it is turned off; where it has none the model still thinks, and the thoughts are left out of
+     * the answer (counted all the same).
+     */
+    enabled: boolean;
+    /** At most this many thought tokens (Anthropic `budget_tokens`); wins over `effort`. */
+    budgetTokens?: number;
+    effort?: ReasoningEffort;
+}
 
 /**
  * There is no logprobs field: node-llama-cpp's LlamaChat and LlamaCompletion never ask the sampler for token
@@ -66,6 +92,16 @@ export interface GenerateRequest {
      * true or absent: several, up to the runner's cap (8).
      */
     parallelToolCalls?: boolean;
+    /** The request's latency class: the runner evaluates a short request's tokens first. Absent: long. */
+    latency?: LatencyClass;
+    /**
+     * A chat prompt longer than the context: true drops the oldest turns (never the system prompt, the tool
+     * definitions or the last message) and reports how many tokens went; false or absent refuses it with a 400
+     * naming both counts.
+     */
+    truncate?: boolean;
+    /** Chat only: what the client asked of a reasoning model's thought segment. */
+    reasoning?: ReasoningRequest;
 }
 
 export interface GenerationStats {
@@ -82,11 +118,19 @@ export interface GenerationStats {
     context_size: number;
     /** The client's stop string that ended the generation, when one did. */
     stop_sequence?: string | null;
+    /** Prompt tokens dropped (oldest turns first) so the prompt fits the context; 0 or absent when none were. */
+    truncated_tokens?: number;
+    /** Prompt tokens whose evaluated state came from a saved prompt state on disk instead of being evaluated again. */
+    restored_tokens?: number;
+    /** How many of eval_count's tokens were the model's thought segment (shown to the client or not). */
+    reasoning_tokens?: number;
 }
 
 /** Runner → server, per request. */
 export type GenerationEvent =
     | {type: "text"; id: number; text: string; tokens: number}
+    /** A piece of the model's thought segment, sent as it comes and always before the answer text it precedes. */
+    | {type: "thinking"; id: number; text: string; tokens: number}
     | {type: "tool_calls"; id: number; calls: ToolCall[]}
     | {type: "done"; id: number; stats: GenerationStats}
     /** A request's failure, by meaning (src/runtime/errors.ts); the server rebuilds the ProviderError. */

@@ -9,13 +9,15 @@ import {ambiguityMessage, missHint} from "../registry/resolve.js";
 import type {ExternalModel, ModelEntry} from "../registry/types.js";
 import {Upstreams, upstreamJob, type Upstream, type UpstreamModel, type UpstreamsOptions} from "../upstream/index.js";
 import {badRequest, notFound, ProviderError} from "./errors.js";
-import type {Capability, GenerationResult, Job, JobOptions, LocalJob} from "./job.js";
+import type {Capability, GenerationResult, Job, JobOptions, LocalJob, StartContext} from "./job.js";
+import {classifyLatency, type LatencyClass} from "./latency.js";
 import {ModelManager, type Lease, type Ticket} from "./manager.js";
 import type {MemoryProbe} from "./memory-probe.js";
 import type {ChatMessage} from "./protocol.js";
 import type {RunnerFactory} from "./runner.js";
 import {RegistryService} from "./registry-service.js";
 import {mergeSampling} from "./sampling.js";
+import {isSuperseded} from "./supersede.js";
 
 export interface RuntimeOptions {
     logger?: Logger;
@@ -206,11 +208,13 @@ export class Runtime {
         const variantCtx = file === entry ? undefined : numCtxOption(override?.options) ?? numCtxOption(entry.defaults?.options);
         const numCtx = options.num_ctx ?? variantCtx;
         let ticket: Ticket | null = null;
-        const admit = (): Ticket => ticket ??= this.manager.admit(file, {numCtx, keepAliveSeconds: opts.keepAliveSeconds});
-        const withLease = async <T>(signal: AbortSignal, fn: (lease: Lease) => Promise<T>): Promise<T> => {
-            const lease = await admit().ready(signal);
+        const admit = (latency?: LatencyClass, client?: string): Ticket =>
+            ticket ??= this.manager.admit(file, {numCtx, keepAliveSeconds: opts.keepAliveSeconds, latency, client});
+        const withLease = async <T>(signal: AbortSignal, fn: (lease: Lease, ticket: Ticket) => Promise<T>): Promise<T> => {
+            const admitted = admit();
+            const lease = await admitted.ready(signal);
             try {
-                return await fn(lease);
+                return await fn(lease, admitted);
             } finally {
                 lease.release();
             }
@@ -223,20 +227,32 @@ export class Runtime {
             sampling,
             numCtx,
             withDefaults: (messages, system) => this.withModelDefaults(entry, messages, system),
-            start: async () => {
-                admit();
+            start: async (request, _signal, context?: StartContext) => {
+                admit(opts.latency ?? classifyLatency(request), context?.client);
             },
             cancel: () => ticket?.cancel(),
-            generate: (request, onEvent, signal) => withLease(signal, async (lease): Promise<GenerationResult> => {
+            generate: (request, onEvent, signal) => withLease(signal, async (lease, admitted): Promise<GenerationResult> => {
                 const tReady = performance.now();
-                const stats = await lease.runner.generate(request, onEvent, signal);
+                // a newer completion from the same client stops this one as a client disconnect would
+                const stopped = AbortSignal.any([signal, admitted.superseded]);
+                let stats;
+                try {
+                    stats = await lease.runner.generate({...request, latency: admitted.latency}, onEvent, stopped);
+                } catch (err) {
+                    if (admitted.superseded.aborted && !isSuperseded(err)) throw admitted.superseded.reason;
+                    throw err;
+                }
+                // the runner ends an aborted generation as a short answer; a superseded one is no answer at all
+                if (admitted.superseded.aborted) throw admitted.superseded.reason;
                 return {
                     stats,
                     loadMs: lease.loadMs,
                     queueMs: Math.max(0, tReady - t0 - lease.loadMs),
                     totalMs: performance.now() - t0,
                     contextSize: lease.contextSize,
-                    contextCapped: lease.contextCapped
+                    contextCapped: lease.contextCapped,
+                    latency: admitted.latency,
+                    evicted: lease.evicted
                 };
             }),
             embed: (request, signal) => withLease(signal, async (lease) => {

@@ -52,7 +52,7 @@ function harness(overrides: Partial<ProviderConfigFile> = {}) {
     const runners = new FakeRunners();
     // every reading moves the clock on, so "least recently used" is always decided; tests jump it for idle timeouts
     const clock = {t: 1_000_000};
-    const manager = new ModelManager(testConfig("/nonexistent/zc-manager-test", {context_size: 1024, parallel: 1, ...overrides}),
+    const manager = new ModelManager(testConfig("/nonexistent/zc-manager-test", {context_size: 1024, parallel: 1, short_reserved_sequences: 0, ...overrides}),
         {createRunner: runners.factory, probe, now: () => clock.t++, sweepIntervalMs: 1e9});
     managers.push(manager);
     return {manager, runners, clock};

@@ -96,23 +96,26 @@ describe("in-flight accounting", () => {
     });
 });
 
+/** A model with `n` sequences and none reserved for short jobs. */
+const sequences = (n: number) => ({sequences: n, reservedForShort: 0});
+
 describe("permits", () => {
     it("grants up to capacity, queues the rest in order, and hands a returned permit to the oldest waiter", async () => {
         const inFlight = new InFlight();
         const permits = new Permits(inFlight);
-        const a = permits.acquire(1);
-        const b = permits.acquire(1);
-        const c = permits.acquire(1);
+        const a = permits.acquire(sequences(1));
+        const b = permits.acquire(sequences(1));
+        const c = permits.acquire(sequences(1));
         expect([a.held, b.queued, c.queued]).toEqual([true, true, true]);
         expect(permits.queued).toBe(2);
         a.release();
         await b.granted;
         expect([b.held, c.queued, inFlight.count]).toEqual([true, true, 1]);
         // a newcomer queues behind c even though the count is below capacity 2
-        expect(permits.available(2)).toBe(false);
+        expect(permits.available(sequences(2))).toBe(false);
         c.release(new Error("gone"));
         await expect(c.granted).rejects.toThrow("gone");
-        expect(permits.available(2)).toBe(true);
+        expect(permits.available(sequences(2))).toBe(true);
         b.release();
         b.release();
         expect(inFlight.count).toBe(0);
@@ -121,8 +124,8 @@ describe("permits", () => {
     it("refuseAll rejects every waiter and leaves held permits alone", async () => {
         const inFlight = new InFlight();
         const permits = new Permits(inFlight);
-        const held = permits.acquire(1);
-        const waiting = permits.acquire(1);
+        const held = permits.acquire(sequences(1));
+        const waiting = permits.acquire(sequences(1));
         permits.refuseAll(new Error("closing"));
         await expect(waiting.granted).rejects.toThrow("closing");
         expect(held.held).toBe(true);

@@ -34,7 +34,7 @@ export const llamacppApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {ru
         if (stop) options.stop = stop;
         const stream = optionalBool(body, "stream") ?? false;
         const extra = parseExtra(body.input_extra);
-        const job = await runtime.job(requested, {options, needs: ["insert"]});
+        const job = await runtime.job(requested, {options, needs: ["insert"], latency: "short"});
         if (nPredict === 0) {
             // llama.vscode sends n_predict 0 to warm up its extra context: load the model, predict nothing
             reply.header(MODEL_HEADER, job.model);

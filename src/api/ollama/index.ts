@@ -81,7 +81,9 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
             details: details(r.entry),
             expires_at: localTime(r.expiresAt),
             size_vram: r.gpu ? r.sizeBytes : 0,
-            context_length: r.contextSize
+            context_length: r.contextSize,
+            // not in Ollama's answer: how many requests the model serves at once, each with the whole context
+            parallel: r.parallel
         }))
     }));
 

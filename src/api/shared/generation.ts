@@ -31,6 +31,16 @@ export function servedName(job: Job): string {
     return job.where === "upstream" ? `${job.upstream.id}/${job.model}` : job.model;
 }
 
+/**
+ * Who sent a request, for supersession (src/runtime/supersede.ts): the `User-Agent` and the remote address. Not the
+ * port: an editor opens another keep-alive connection whenever its previous one is still busy, so one editor
+ * shows up on several ports at once.
+ */
+export function clientOf(request: FastifyRequest): string {
+    const agent = request.headers["user-agent"];
+    return `${typeof agent === "string" ? agent : ""} ${request.ip}`;
+}
+
 function recordFacts(request: FastifyRequest, job: Job, result: GenerationResult): void {
     Object.assign(request.facts, {
         model: servedName(job),
@@ -65,7 +75,7 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
     reply.header(MODEL_HEADER, job.model);
     const clientGone = disconnectSignal(request, reply);
     try {
-        await job.start(gen, clientGone);
+        await job.start(gen, clientGone, {client: clientOf(request)});
     } catch (err) {
         // an upstream answers only after loading its model: a client that left meanwhile needs no answer
         if (clientGone.aborted) return;
