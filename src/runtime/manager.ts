@@ -607,6 +607,28 @@ export class ModelManager {
     }
 
     /**
+     * A load at startup (load_on_startup): like an explicit load, but it never evicts a model to make room, since
+     * every model the config names deserves its place as much as this one. Returns false, loading nothing, when
+     * the model does not fit beside what is resident already.
+     */
+    async warmLoad(entry: ModelEntry): Promise<boolean> {
+        if (this.closed) return false;
+        const record = this.recordFor(entry);
+        if (isServing(record.phase) || record.phase === "loading") return true;
+        const need = this.estimateFor(entry, this.contextSizeFor(entry));
+        let victims: ModelRecord[];
+        try {
+            victims = this.planEviction(record, need);
+        } catch (err) {
+            if (isProviderError(err) && err.kind === "does_not_fit") victims = [...this.records.values()];
+            else throw err;
+        }
+        if (victims.length > 0) return false;
+        await this.ensureLoaded(record);
+        return true;
+    }
+
+    /**
      * Explicit unload: stops admitting, lets in-flight jobs finish, then ends the runner (pinned models too:
      * pinning only protects against eviction). An unload during a load waits for the load to end.
      */

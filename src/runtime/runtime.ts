@@ -63,9 +63,44 @@ export class Runtime {
         this.registry = registry;
     }
 
+    /** The startup loads (load_on_startup), running in the background once `start()` returned. */
+    warming: Promise<void> = Promise.resolve();
+
+    /** Scans the models, then starts the startup loads without waiting for them: the server listens meanwhile. */
     async start(): Promise<void> {
         const r = await this.registry.rescan();
         for (const w of r.warnings) this.logger.warn({warning: w}, "scan");
+        this.warming = this.warmUp();
+    }
+
+    /** The models to load at startup, in order: the global `load_on_startup` list, then `models.<name>.load_on_startup`. */
+    startupModels(): string[] {
+        const flagged = Object.entries(this.config.models).filter(([, o]) => o.load_on_startup === true).map(([name]) => name);
+        return [...new Set([...this.config.load_on_startup, ...flagged])];
+    }
+
+    /**
+     * Loads the startup models one after another, in the background of a server that already answers: a request
+     * for one of them joins its load. A model that would only fit by evicting another is left for its first
+     * request, a name that matches nothing is a warning, and a failed load is logged; none stops the others.
+     */
+    async warmUp(): Promise<void> {
+        for (const name of this.startupModels()) {
+            let entry: ModelEntry;
+            try {
+                entry = await this.resolveLocal(name);
+            } catch (err) {
+                this.logger.warn({model: name, err: (err as Error).message}, "load_on_startup names no installed model");
+                continue;
+            }
+            try {
+                const t0 = performance.now();
+                if (await this.manager.warmLoad(entry)) this.logger.info({model: entry.name, ms: Math.round(performance.now() - t0)}, "loaded at startup");
+                else this.logger.warn({model: entry.name}, "load_on_startup: not loaded, it would not fit the memory budget beside the models already resident; it loads on its first request");
+            } catch (err) {
+                this.logger.warn({model: entry.name, err: (err as Error).message}, "load_on_startup: load failed");
+            }
+        }
     }
 
     /** Rescans the models folder and stores; entries of unloaded models follow the new index. */

@@ -200,3 +200,22 @@ describe("parallel by default", () => {
         expect(runtime.manager.status()[0]).toMatchObject({parallel: 2, parallel_auto: false});
     });
 });
+
+describe("warm starts", () => {
+    it("load_on_startup models load in order without a request, within the budget; the others wait for theirs", async () => {
+        await addModel(home, "helper/helper-q8_0.gguf", {seed: 5});
+        await addModel(home, "big/big-q8_0.gguf", {seed: 6});
+        const {runtime, runners} = await harness({
+            load_on_startup: ["helper", "nothing-by-this-name"],
+            models: {coder: {load_on_startup: true}, big: {load_on_startup: true}},
+            // room for two of these models, not three: the third startup model must not evict the first two
+            ram_threshold_mb: 290
+        });
+        await runtime.warming;
+        expect(runners.made.map((r) => r.model)).toEqual(["helper", "coder"]);
+        expect(runtime.manager.stateOf("helper")).toBe("loaded");
+        expect(runtime.manager.stateOf("coder")).toBe("loaded");
+        expect(runtime.manager.stateOf("big")).toBe("unloaded");
+        expect(runtime.manager.status().every((s) => s.requests === 0)).toBe(true);
+    });
+});
