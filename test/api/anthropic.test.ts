@@ -1,6 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
+import {addModel, ENDLESS, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
 import {sse, startTestServer, type TestServer} from "../helpers/server.js";
 
 let home: string;
@@ -9,7 +9,8 @@ let client: Anthropic;
 
 beforeAll(async () => {
     home = await makeHome("zc-anthropic-");
-    await addModel(home, "plain/plain-q8_0.gguf", {seed: 31});
+    // scripted never to end by itself: stop reasons and token counts below are exact on any CPU
+    await addModel(home, "plain/plain-q8_0.gguf", {seed: 31, script: ENDLESS});
     server = await startTestServer(home);
     client = new Anthropic({baseURL: server.url, apiKey: TEST_KEY, maxRetries: 0});
 });

@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
+import {addModel, ENDLESS, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
 import {sse, startTestServer, type TestServer} from "../helpers/server.js";
 
 let home: string;
@@ -9,8 +9,11 @@ let client: OpenAI;
 
 beforeAll(async () => {
     home = await makeHome("zc-openai-");
-    await addModel(home, "coder/coder-q8_0.gguf", {tools: true, fim: true, seed: 11});
-    await addModel(home, "plain/plain-q8_0.gguf", {seed: 12});
+    // scripted never to end by itself, so finish reasons and token counts are exact on any CPU; fill-in-the-middle
+    // prompts (ending in <|fim_middle|>) get a text of their own
+    await addModel(home, "coder/coder-q8_0.gguf", {tools: true, fim: true, seed: 11,
+        script: [ENDLESS, {after: "<|fim_middle|>", text: "a + b + c; ", then: "repeat"}]});
+    await addModel(home, "plain/plain-q8_0.gguf", {seed: 12, script: ENDLESS});
     await addModel(home, "embedder/embedder-f32.gguf", {embedding: true, quantization: "f32", seed: 13});
     server = await startTestServer(home);
     client = new OpenAI({baseURL: server.url + "/v1", apiKey: TEST_KEY, maxRetries: 0});

@@ -3,7 +3,7 @@ import {Ajv} from "ajv";
 import {Ollama} from "ollama";
 import OpenAI from "openai";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
+import {addModel, addScriptedModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
 import {startTestServer, type TestServer} from "../helpers/server.js";
 
 let home: string;
@@ -31,6 +31,8 @@ const validate = new Ajv().compile(schema);
 beforeAll(async () => {
     home = await makeHome("zc-structured-");
     await addModel(home, "plain/plain-q8_0.gguf", {seed: 41});
+    // scripted to write an object and then run on in plain words, which a JSON grammar must cut off (on any CPU)
+    await addScriptedModel(home, "jsonish/jsonish-q8_0.gguf", "{\"answer\": 42} and then words the grammar must cut off");
     server = await startTestServer(home);
     openai = new OpenAI({baseURL: server.url + "/v1", apiKey: TEST_KEY, maxRetries: 0});
     ollama = new Ollama({host: server.url, headers: {Authorization: `Bearer ${TEST_KEY}`}});
@@ -81,15 +83,15 @@ describe("structured output", () => {
             const v = JSON.parse(text) as unknown;
             return typeof v === "object" && v !== null && !Array.isArray(v);
         };
-        // Greedy decoding closes the object at once on this untrained model, so this answer always finishes and is
-        // always checked (json_object has no bounds that would make a sampled answer finish).
-        const greedy = await openai.chat.completions.create({model: "plain", messages: ask, temperature: 0, max_tokens: 400, response_format: {type: "json_object"}});
+        // The scripted model closes its object and would go on in plain words: only the grammar ends it there, so this
+        // answer always finishes and is always checked (a random model's answer need not finish within any bound).
+        const greedy = await openai.chat.completions.create({model: "jsonish", messages: ask, temperature: 0, max_tokens: 400, response_format: {type: "json_object"}});
         expect(greedy.choices[0]!.finish_reason).toBe("stop");
         expect(isObject(greedy.choices[0]!.message.content!)).toBe(true);
         // Sampled: each answer is either a finished object or cut at exactly max_tokens and says so; some finish.
         let finished = 0;
         for (const seed of [4, 5, 6, 8]) {
-            const res = await openai.chat.completions.create({model: "plain", messages: ask, seed, max_tokens: 400, response_format: {type: "json_object"}});
+            const res = await openai.chat.completions.create({model: "jsonish", messages: ask, seed, max_tokens: 400, response_format: {type: "json_object"}});
             const choice = res.choices[0]!;
             if (choice.finish_reason === "length") {
                 expect(res.usage!.completion_tokens).toBe(400);
@@ -100,7 +102,7 @@ describe("structured output", () => {
             finished++;
         }
         expect(finished).toBeGreaterThan(0);
-        const json = await ollama.chat({model: "plain", messages: ask, format: "json", stream: false, options: {temperature: 0, num_predict: 400}});
+        const json = await ollama.chat({model: "jsonish", messages: ask, format: "json", stream: false, options: {temperature: 0, num_predict: 400}});
         expect(json.done_reason).toBe("stop");
         expect(isObject(json.message.content)).toBe(true);
         const cut = await openai.chat.completions.create({model: "plain", messages: ask, seed: 5, max_tokens: 4, response_format: {type: "json_schema", json_schema: {name: "t", schema}}});

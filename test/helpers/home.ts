@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import {writeTestModel, type TestModelOptions, type TestModelInfo, type TestModelScript} from "../../src/gguf/test-model.js";
+import {writeTestModel, type ScriptedTurn, type TestModelOptions, type TestModelInfo, type TestModelScript} from "../../src/gguf/test-model.js";
 import {loadConfig, type ProviderConfig} from "../../src/config/load.js";
 import type {ProviderConfigFile} from "../../src/config/schema.js";
 
@@ -28,7 +28,7 @@ export async function addScriptedModel(home: string, relPath: string, script: Te
 }
 
 /** A text that never ends by itself: scripted with `then: "repeat"`, for runs cut only by a token limit. */
-export const ENDLESS: TestModelScript = {text: "Round and round it goes, never done; ", then: "repeat"};
+export const ENDLESS: ScriptedTurn = {text: "Round and round it goes, never done; ", then: "repeat"};
 
 /** Config for tests: one thread (2-core machines), a known key, a free port, no external stores. */
 export function testConfig(home: string, overrides: Partial<ProviderConfigFile> = {}): ProviderConfig {

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
+import {addModel, ENDLESS, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
 import {ndjson, startTestServer, type TestServer} from "../helpers/server.js";
 
 interface Status {
@@ -52,13 +52,15 @@ describe("model manager over HTTP", () => {
 
     beforeAll(async () => {
         home = await makeHome("zc-manager-");
-        await addModel(home, "alpha/alpha-q8_0.gguf", {seed: 1});
-        await addModel(home, "long/long-q8_0.gguf", {seed: 2, contextLength: 16384});
+        // scripted to never end by itself: every count below is reached by the token limit alone, on any CPU
+        await addModel(home, "alpha/alpha-q8_0.gguf", {seed: 1, script: ENDLESS});
+        await addModel(home, "long/long-q8_0.gguf", {seed: 2, contextLength: 16384, script: ENDLESS});
         await addModel(home, "victim/victim-q8_0.gguf", {seed: 4});
         await addModel(home, "cut/cut-q8_0.gguf", {truncateTensorData: true});
         server = await startTestServer(home, {
             max_queue: 1,
-            models: {long: {context_size: 16384}, alpha: {context_size: 1024}}
+            // one sequence for "long": these tests are about who waits for it
+            models: {long: {context_size: 16384, parallel: 1}, alpha: {context_size: 1024}}
         }, {sweepIntervalMs: 200});
     });
     afterAll(async () => {
@@ -143,6 +145,8 @@ describe("model manager over HTTP", () => {
         await until(async () => (await status(server, "long")).in_flight === 1, "the request to start");
         const unload = await server.json<{status: string; was_loaded: boolean}>("/runtime/unload/long", {});
         const done = await busy;
+        // the generation ran to its limit, so it generated (and counts) exactly num_predict tokens
+        expect(done.body.done_reason).toBe("length");
         expect(done.body.eval_count).toBe(1500);
         expect(unload.body).toEqual({model: "long", status: "unloaded", was_loaded: true});
     });
@@ -196,7 +200,7 @@ describe("admission details", () => {
 
     beforeAll(async () => {
         home = await makeHome("zc-admit-");
-        await addModel(home, "fresh/fresh-q8_0.gguf", {seed: 8});
+        await addModel(home, "fresh/fresh-q8_0.gguf", {seed: 8, script: ENDLESS});
         await addModel(home, "ctxm/ctxm-q8_0.gguf", {seed: 9});
         await fs.writeFile(path.join(home, "models", "ctxm", "Modelfile"), "PARAMETER num_ctx 512\n");
         server = await startTestServer(home, {

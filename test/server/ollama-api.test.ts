@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {getLlama, LlamaChat, LlamaCompletion, type Llama, type LlamaModel} from "node-llama-cpp";
-import {addModel, makeHome, removeHome} from "../helpers/home.js";
+import {addModel, addScriptedModel, ENDLESS, makeHome, removeHome} from "../helpers/home.js";
 import {ndjson, startTestServer, type TestServer} from "../helpers/server.js";
 
 let home: string;
@@ -12,6 +12,8 @@ let llama: Llama;
 let oracleModel: LlamaModel;
 
 const MODEL = "qwen2.5-1.5b-instruct";
+/** Scripted never to end by itself: counts reached by a token limit are exact on any CPU. */
+const ENDLESS_MODEL = "endless";
 
 beforeAll(async () => {
     home = await makeHome("zc-ollama-");
@@ -19,7 +21,8 @@ beforeAll(async () => {
     modelPath = info.path;
     await addModel(home, "coder-fim/coder-fim-q8_0.gguf", {fim: true, seed: 7});
     // a Modelfile sets this model's defaults
-    await addModel(home, "styled/styled-q8_0.gguf", {seed: 3});
+    await addModel(home, "styled/styled-q8_0.gguf", {seed: 3, script: ENDLESS});
+    await addScriptedModel(home, "endless/endless-q8_0.gguf", ENDLESS);
     await fs.writeFile(path.join(home, "models", "styled", "Modelfile"),
         "FROM ./styled-q8_0.gguf\nPARAMETER temperature 0\nPARAMETER num_predict 5\nPARAMETER stop \"<zz>\"\nSYSTEM \"\"\"You are terse.\"\"\"\nTEMPLATE \"{{ .Prompt }}\"\n");
     server = await startTestServer(home, {default_model: MODEL});
@@ -100,14 +103,14 @@ describe("Ollama API", () => {
     });
 
     it("streams /api/generate as NDJSON with Ollama's chunk fields and consistent final metrics", async () => {
-        const res = await server.api("/api/generate", {method: "POST", json: {model: MODEL, prompt: "Why is the sky blue?", options: greedy}});
+        const res = await server.api("/api/generate", {method: "POST", json: {model: ENDLESS_MODEL, prompt: "Why is the sky blue?", options: greedy}});
         expect(res.status).toBe(200);
         expect(res.headers.get("content-type")).toContain("application/x-ndjson");
         const lines = await ndjson(res);
         const final = lines.at(-1)!;
         for (const l of lines.slice(0, -1)) {
             expect(Object.keys(l).sort()).toEqual(["created_at", "done", "model", "response"]);
-            expect(l.model).toBe(MODEL);
+            expect(l.model).toBe(ENDLESS_MODEL);
             expect(l.done).toBe(false);
         }
         expect(final.done).toBe(true);
@@ -129,12 +132,15 @@ describe("Ollama API", () => {
         try {
             const seq = ctx.getSequence();
             const chat = new LlamaChat({contextSequence: seq, autoDisposeSequence: false});
+            const meter = seq.tokenMeter.getState();
             const expected = await chat.generateResponse([{type: "user", text: "Write a haiku about rust."}], {maxTokens: 16, temperature: 0});
+            // what the engine generated, whether or not this CPU's greedy text ended early
+            const generated = seq.tokenMeter.diff(meter).usedOutputTokens;
             const viaChat = await server.json<{message: {content: string}; eval_count: number}>("/api/chat", {
                 model: MODEL, stream: false, messages: [{role: "user", content: "Write a haiku about rust."}], options: {temperature: 0, num_predict: 16}
             });
             expect(viaChat.body.message.content).toBe(expected.response);
-            expect(viaChat.body.eval_count).toBe(16);
+            expect(viaChat.body.eval_count).toBe(generated);
             const viaGenerate = await server.json<{response: string}>("/api/generate", {
                 model: MODEL, stream: false, prompt: "Write a haiku about rust.", options: {temperature: 0, num_predict: 16}
             });
@@ -161,7 +167,8 @@ describe("Ollama API", () => {
     });
 
     it("a second chat turn evaluates only the new tokens (prefix reuse)", async () => {
-        const first = [{role: "user", content: "Tell me about the ocean and its many creatures in some detail."}];
+        // long enough that the whole first prompt outweighs any new tail (the answer fed back is at most 12 tokens of text)
+        const first = [{role: "user", content: "Tell me about the ocean and its many creatures in some detail. ".repeat(5).trim()}];
         const a = await server.json<{message: {content: string}; prompt_eval_count: number}>("/api/chat", {model: MODEL, stream: false, messages: first, options: greedy});
         const second = [...first, {role: "assistant", content: a.body.message.content}, {role: "user", content: "And the sky?"}];
         const b = await server.json<{prompt_eval_count: number}>("/api/chat", {model: MODEL, stream: false, messages: second, options: greedy});
@@ -179,7 +186,7 @@ describe("Ollama API", () => {
     });
 
     it("accepts the seed's top-level max_tokens", async () => {
-        const r = await server.json<{eval_count: number; done_reason: string}>("/api/chat", {model: MODEL, stream: false, max_tokens: 4, options: {temperature: 0}, messages: [{role: "user", content: "hi"}]});
+        const r = await server.json<{eval_count: number; done_reason: string}>("/api/chat", {model: ENDLESS_MODEL, stream: false, max_tokens: 4, options: {temperature: 0}, messages: [{role: "user", content: "hi"}]});
         expect(r.body.eval_count).toBe(4);
         expect(r.body.done_reason).toBe("length");
     });
@@ -231,11 +238,11 @@ describe("Ollama API", () => {
         const chatImages = await server.json("/api/chat", {model: MODEL, messages: [{role: "user", content: "x", images: ["aGVsbG8="]}]});
         expect(chatImages.status).toBe(400);
         // unknown options are ignored
-        const unknown = await server.json<{eval_count: number}>("/api/generate", {model: MODEL, prompt: "x", stream: false, options: {num_predict: 2, mirostat: 2, banana: true}});
+        const unknown = await server.json<{eval_count: number}>("/api/generate", {model: ENDLESS_MODEL, prompt: "x", stream: false, options: {num_predict: 2, mirostat: 2, banana: true}});
         expect(unknown.status).toBe(200);
         expect(unknown.body.eval_count).toBe(2);
         // a huge num_predict is bounded by the context
-        const huge = await server.json<{eval_count: number; done_reason: string; prompt_eval_count: number}>("/api/generate", {model: MODEL, prompt: "x", stream: false, options: {num_predict: 1e9, temperature: 0}});
+        const huge = await server.json<{eval_count: number; done_reason: string; prompt_eval_count: number}>("/api/generate", {model: ENDLESS_MODEL, prompt: "x", stream: false, options: {num_predict: 1e9, temperature: 0}});
         expect(huge.status).toBe(200);
         expect(huge.body.done_reason).toBe("length");
         expect(huge.body.eval_count).toBeLessThanOrEqual(2048);
@@ -244,7 +251,7 @@ describe("Ollama API", () => {
         expect(big.status).toBe(400);
         expect(big.body.error).toMatch(/exceeds the context length/);
         // and the server still serves
-        const ok = await server.json<{eval_count: number}>("/api/generate", {model: MODEL, prompt: "still there?", stream: false, options: {temperature: 0, num_predict: 2}});
+        const ok = await server.json<{eval_count: number}>("/api/generate", {model: ENDLESS_MODEL, prompt: "still there?", stream: false, options: {temperature: 0, num_predict: 2}});
         expect(ok.body.eval_count).toBe(2);
         expect((await server.api("/no/such/route")).status).toBe(404);
     }, 120_000);

@@ -4,7 +4,7 @@ import path from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {checkKeySafety} from "../../src/server/serve.js";
 import {silentLogger} from "../../src/log/logger.js";
-import {addModel, makeHome, removeHome, testConfig, TEST_KEY} from "../helpers/home.js";
+import {addModel, ENDLESS, makeHome, removeHome, testConfig, TEST_KEY} from "../helpers/home.js";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 
@@ -32,7 +32,8 @@ describe("graceful shutdown", () => {
     let home: string;
     beforeAll(async () => {
         home = await makeHome("zc-shutdown-");
-        await addModel(home, "m/m-q8_0.gguf", {contextLength: 8192});
+        // scripted never to end by itself: the request below runs to its num_predict on any CPU
+        await addModel(home, "m/m-q8_0.gguf", {contextLength: 8192, script: ENDLESS});
         await fs.mkdir(path.join(home, "config"), {recursive: true});
         await fs.writeFile(path.join(home, "config", "provider_config.json"), JSON.stringify({threads: 1, shutdown_grace_seconds: 30, models: {m: {context_size: 8192}}}));
     });
