@@ -1,7 +1,7 @@
 /**
  * Scripted test models: what the model writes is chosen up front and followed on every CPU.
  *
- * The weights make the next token a function of the current token alone (see scriptedTensorPlans in
+ * The weights make the next token a function of the current token alone (see scriptedHeads in
  * test-model.ts), so a script is a successor map over tokens. Compiling a script picks, for each piece of its text,
  * a token that no other place in the script uses (a text may repeat words; each repetition gets another spelling:
  * a new vocabulary piece, a split into smaller pieces, or byte tokens), gives every such token its own state, and

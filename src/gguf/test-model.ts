@@ -23,7 +23,7 @@
  * zero and the residual stream reaching the output head is the current token's embedding; embeddings are one-hot
  * (one coordinate per script state, every other token on a shared "sink" coordinate); the output head maps each
  * state's coordinate to its successor token. The RMSNorm of a one-hot vector is √n_embd on that coordinate, so the
- * scripted token's logit is `OUTPUT_VALUE · √n_embd` and every other logit is exactly 0.
+ * scripted token's logit is (output value) · √n_embd, about 64, and every other logit is exactly 0.
  */
 import path from "node:path";
 import {compileScript, type CompiledTurn, type TestModelScript} from "./script.js";
@@ -394,8 +394,9 @@ function scriptedEmbeddingLength(dims: Preset, states: number, explicit: boolean
 
 /**
  * token_embd: token t → EMBEDDING_VALUE on its state's coordinate (0, the sink, for tokens outside the script).
- * output: row j gets OUTPUT_VALUE on the coordinate of every state whose successor is j. After RMSNorm the
- * residual is √n_embd on one coordinate, so that state's successor scores OUTPUT_VALUE · √n_embd and all else 0.
+ * output: row j gets the output value (127 · 2^k, k chosen per width) on the coordinate of every state whose
+ * successor is j. After RMSNorm the residual is √n_embd on one coordinate, so that state's successor scores that
+ * value · √n_embd and all else 0.
  */
 function scriptedHeads(vocab: Vocab, stateOf: ReadonlyMap<number, number>, successor: readonly number[], nEmbd: number) {
     // q · 2^k again, k chosen so that the logit lands near SCRIPTED_LOGIT for this width.

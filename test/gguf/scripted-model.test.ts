@@ -16,7 +16,7 @@ import {
     type Token
 } from "node-llama-cpp";
 import {toolCallScript} from "../../src/gguf/script.js";
-import {writeTestModel, type TestModelInfo, type TestModelOptions, type TestModelScript} from "../../src/gguf/test-model.js";
+import {writeTestModel, type TestModelInfo, type TestModelOptions} from "../../src/gguf/test-model.js";
 
 const HISTORY: ChatHistoryItem[] = [
     {type: "system", text: "You are terse."},
