@@ -33,17 +33,41 @@ export interface DuplicateResult {
 
 const SOURCE_ORDER: ModelSource[] = ["models_dir", "ollama", "lmstudio", "huggingface"];
 
-function keepScore(f: AuditFile): number[] {
+/**
+ * What decides which of identical copies stays, beyond where it lives: whether something refers to the name it is
+ * served under, and since when its model has been there. A split model's parts answer for the whole model, so the
+ * parts of one copy are all kept, or all offered, together.
+ */
+export interface KeepFacts {
+    /** What refers to the copy's served names (config aliases, a Modelfile, the index before this scan); empty when nothing does. */
+    inUse(f: AuditFile): string[];
+    /** When the copy's model appeared: its first file's modification time (ms). */
+    since(f: AuditFile): number;
+}
+
+/** Without any facts: nothing is known to be in use, and each file's own time says how old it is. */
+export const NO_KEEP_FACTS: KeepFacts = {inUse: () => [], since: (f) => f.mtime_ms};
+
+/**
+ * The order in which copies are kept, first to last: a copy in models_dir (this server owns it), a pinned one, a valid
+ * one, one whose served name is in use (deleting it would make that name disappear for whoever calls it), then the
+ * older one (a copy is usually the one made later), then the shorter folder path and the name (so the order is total).
+ */
+export const KEEP_RULE = "of identical copies, the one whose served name is in use (config aliases, a Modelfile, the names the index already had) is kept, then the older one";
+
+function keepScore(f: AuditFile, facts: KeepFacts): number[] {
     return [
         SOURCE_ORDER.indexOf(f.source),
         f.pinned ? 0 : 1,
-        f.models.length > 0 && f.invalid_reason == null ? 0 : 1
+        f.models.length > 0 && f.invalid_reason == null ? 0 : 1,
+        facts.inUse(f).length > 0 ? 0 : 1,
+        facts.since(f)
     ];
 }
 
-function compareKeep(a: AuditFile, b: AuditFile): number {
-    const sa = keepScore(a);
-    const sb = keepScore(b);
+function compareKeep(a: AuditFile, b: AuditFile, facts: KeepFacts): number {
+    const sa = keepScore(a, facts);
+    const sb = keepScore(b, facts);
     for (let i = 0; i < sa.length; i++) if (sa[i] !== sb[i]) return sa[i]! - sb[i]!;
     // Folder first, then name: the parts of two copies of a split model all keep the same copy.
     const da = path.dirname(a.path);
@@ -52,11 +76,18 @@ function compareKeep(a: AuditFile, b: AuditFile): number {
     return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
-function keepReason(keep: AuditFile, group: AuditFile[]): string {
+function keepReason(keep: AuditFile, group: AuditFile[], facts: KeepFacts): string {
     if (keep.source === "models_dir") {
         if (keep.pinned) return `kept: in models_dir and used by pinned model ${keep.models.join(", ")}`;
-        if (group.filter((g) => g.source === "models_dir").length > 1)
+        const local = group.filter((g) => g.source === "models_dir" && g !== keep);
+        if (local.length > 0) {
+            const used = facts.inUse(keep);
+            if (used.length > 0 && local.every((g) => facts.inUse(g).length === 0)) return `kept: its served name is in use (${used.join("; ")})`;
+            const since = facts.since(keep);
+            if (local.every((g) => facts.since(g) > since))
+                return `kept: the older copy (its model is there since ${new Date(since).toISOString().slice(0, 10)})${used.length > 0 ? `; in use: ${used.join("; ")}` : ""}`;
             return keep.models.length > 0 ? `kept: in models_dir, used by ${keep.models.join(", ")}, in the shortest folder path` : "kept: in models_dir, in the shortest folder path";
+        }
         return "kept: the copy in models_dir is the one this server owns";
     }
     if (keep.source === "ollama") return "kept: no copy in models_dir; Ollama's copy also serves projects still wired to Ollama";
@@ -68,7 +99,8 @@ function keepReason(keep: AuditFile, group: AuditFile[]): string {
  * blob names stand in for hashes where the store guarantees them, and computed hashes go to the cache (keyed by
  * path, size and mtime) so the next audit reads nothing that did not change.
  */
-export async function findDuplicates(files: AuditFile[], opts: {cache: HashCache; onProgress?: (p: HashProgress) => void; signal?: AbortSignal}): Promise<DuplicateResult> {
+export async function findDuplicates(files: AuditFile[], opts: {cache: HashCache; onProgress?: (p: HashProgress) => void; signal?: AbortSignal; keep?: KeepFacts}): Promise<DuplicateResult> {
+    const facts = opts.keep ?? NO_KEEP_FACTS;
     const bySize = new Map<number, AuditFile[]>();
     for (const f of files) {
         if (f.size === 0) continue;
@@ -111,9 +143,9 @@ export async function findDuplicates(files: AuditFile[], opts: {cache: HashCache
     const groups: DuplicateGroup[] = [];
     for (const [key, list] of bySha) {
         if (list.length < 2) continue;
-        const sorted = [...list].sort(compareKeep);
+        const sorted = [...list].sort((a, b) => compareKeep(a, b, facts));
         const keep = sorted[0]!;
-        groups.push({sha256: key.slice(key.indexOf(":") + 1), size_bytes: keep.size, keep, keep_reason: keepReason(keep, list), others: sorted.slice(1)});
+        groups.push({sha256: key.slice(key.indexOf(":") + 1), size_bytes: keep.size, keep, keep_reason: keepReason(keep, list, facts), others: sorted.slice(1)});
     }
     groups.sort((a, b) => b.size_bytes - a.size_bytes || (a.keep.path < b.keep.path ? -1 : 1));
     return {groups, hashed_files: toHash.length, hashed_bytes: total};

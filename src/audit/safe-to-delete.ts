@@ -8,7 +8,7 @@ import type {Logger} from "../log/logger.js";
 import {silentLogger} from "../log/logger.js";
 import type {ExternalModel, ModelEntry, ModelSource} from "../registry/types.js";
 import {type AdoptedModel, sourceDirs, type SourceEnvironment} from "../sources/index.js";
-import {findDuplicates, type HashProgress} from "./duplicates.js";
+import {findDuplicates, KEEP_RULE, type HashProgress, type KeepFacts} from "./duplicates.js";
 import {HashCache, hashCachePath} from "./hash-cache.js";
 import {type AuditFile, collectInventory, ollamaNamesFor} from "./inventory.js";
 import {hasGgufMagic} from "../sources/read.js";
@@ -65,6 +65,11 @@ export interface AuditOptions {
     /** How long the token stays valid (default 15 minutes). */
     ttlMs?: number;
     envOpts?: SourceEnvironment;
+    /**
+     * The names the index served before the scan that produced `models` (setup reads them before it rescans): a copy
+     * that still holds one of them is the copy clients know, and the one kept.
+     */
+    existingNames?: ReadonlySet<string>;
 }
 
 /** Thrown by deleteApproved; `status` is the HTTP answer (400 bad request, 403 token, 409 changed since listing). */
@@ -132,6 +137,34 @@ function days(ms: number): string {
 }
 
 /**
+ * What refers to each file's served names, and since when its model is there, from the index entries, the config
+ * (`models.<name>` overrides and aliases, `default_model`) and the names the index had before this scan.
+ */
+export function keepFacts(config: Pick<ProviderConfig, "models" | "default_model">, models: readonly ModelEntry[], existingNames?: ReadonlySet<string>): KeepFacts {
+    const byName = new Map(models.map((m) => [m.name, m]));
+    return {
+        inUse(f) {
+            const why: string[] = [];
+            for (const name of f.models) {
+                const m = byName.get(name);
+                const override = config.models[name];
+                const aliases = [...new Set([...(override?.aliases ?? []), ...(m?.aliases ?? [])])];
+                if (aliases.length > 0) why.push(`config aliases ${aliases.map((a) => `"${a}"`).join(", ")} name "${name}"`);
+                else if (override) why.push(`the config sets models."${name}"`);
+                if (config.default_model === name) why.push(`"${name}" is the config's default_model`);
+                if (m?.defaults?.modelfile) why.push(`a Modelfile in its folder configures "${name}"`);
+                if (existingNames?.has(name)) why.push(`"${name}" was already in the index`);
+            }
+            return why;
+        },
+        since(f) {
+            const times = f.models.map((n) => byName.get(n)?.mtime_ms).filter((t): t is number => typeof t === "number");
+            return times.length > 0 ? Math.min(...times) : f.mtime_ms;
+        }
+    };
+}
+
+/**
  * The safe-to-delete list: duplicates (size, then sha256; the copy in models_dir is kept), orphaned partial
  * downloads older than downloads.orphan_part_days, invalid GGUF files, and projectors no model uses. Only files in
  * models_dir become candidates; a duplicate in Ollama's store or the Hugging Face cache is reported as advice with
@@ -142,7 +175,7 @@ export async function buildSafeToDeleteList(config: ProviderConfig, models: Mode
     const now = opts.now ?? Date.now();
     const inv = await collectInventory(config, models, {logger, external: opts.external, envOpts: opts.envOpts});
     const cache = await HashCache.load(hashCachePath(config));
-    const dups = await findDuplicates(inv.files, {cache, onProgress: opts.onProgress, signal: opts.signal});
+    const dups = await findDuplicates(inv.files, {cache, onProgress: opts.onProgress, signal: opts.signal, keep: keepFacts(config, models, opts.existingNames)});
 
     const candidates: SafeToDeleteCandidate[] = [];
     const advice: ExternalAdvice[] = [];
@@ -174,7 +207,7 @@ export async function buildSafeToDeleteList(config: ProviderConfig, models: Mode
                 push({
                     path: f.path, size_bytes: f.size, mtime_ms: f.mtime_ms, reason: "duplicate", models: f.models,
                     kept: {path: g.keep.path, source: g.keep.source, size_bytes: g.keep.size, mtime_ms: g.keep.mtime_ms},
-                    detail: `identical (sha256 ${g.sha256.slice(0, 12)}…) to ${g.keep.path}; ${g.keep_reason}.` +
+                    detail: `identical (sha256 ${g.sha256.slice(0, 12)}…) to ${g.keep.path}; ${g.keep_reason}. (The rule: ${KEEP_RULE}.)` +
                         (lost.length > 0 ? ` The name${lost.length > 1 ? "s" : ""} ${lost.join(", ")} will disappear; the same model stays available${g.keep.models.length > 0 ? ` as ${g.keep.models.join(", ")}` : ""}.` : "")
                 });
             } else if (f.source !== "models_dir") {
