@@ -1,9 +1,10 @@
 /**
  * `npm run setup -- [--home DIR] [--config FILE] [--plan] [--yes|--no-yes] [--non-interactive] [--answers FILE] [--resume]
- *                   [--no-serve|--serve] [--skip STEP[,STEP]]`
+ *                   [--no-serve|--serve] [--skip STEP[,STEP]] [--full-tests] [--restore-editors]`
  *
- * Walks the nine steps of tasks/provider-setup.yaml through the XState machine in src/setup/machine.ts, asks before
- * anything destructive, writes the reports, and ends with the provider serving (unless --no-serve).
+ * Walks the steps of tasks/provider-setup.yaml through the XState machine in src/setup/machine.ts: an interactive run
+ * shows the plan and asks once before its first change, asks again before anything destructive, writes the reports,
+ * and ends with where the provider and its key are, then the provider serving (unless --no-serve).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -11,6 +12,8 @@ import {ConfigError, parseCommonArgs, projectRoot} from "../config/load.js";
 import type {ProviderConfigFile} from "../config/schema.js";
 import {createLogger, type Logger} from "../log/logger.js";
 import {inquirerPromptFns, loadAnswersFile, type AnswersFile, type ApprovalPolicy, type PromptFns} from "../setup/approvals.js";
+import {closingFacts, closingLines} from "../setup/closing.js";
+import {editorManifestPath, restoreEditorFiles} from "../setup/editors/backup.js";
 import {ForegroundProvider} from "../setup/foreground.js";
 import {SetupGit} from "../setup/git.js";
 import {createSetupMachine, type MachineDeps} from "../setup/machine.js";
@@ -24,6 +27,8 @@ import {newRunId, runToEnd, writeFinalReport} from "../setup/run.js";
 import {readStateFile, stateFilePath} from "../setup/state-file.js";
 import {isStepId, STEP_IDS, type StepId} from "../setup/step-ids.js";
 import type {StepDefinition} from "../setup/steps/contract.js";
+import {CheckServerPool} from "../setup/steps/provider-check.js";
+import type {SafetyData} from "../setup/steps/safety.js";
 import {loadSetupConfig, type ConfigSource} from "../setup/steps/setup-config.js";
 import {loadTasklist, type TaskDef} from "../setup/tasklist.js";
 import {acquireLock, LockHeldError, type LockHandle} from "../watchdog/lock.js";
@@ -40,6 +45,8 @@ const USAGE = `usage: npm run setup -- [options]
   --no-serve           end after the reports instead of launching the provider (CI)
   --serve              launch the provider at the end (the default; with --resume: undoes a recorded --no-serve)
   --skip STEP[,STEP]   skip steps by id (${STEP_IDS.join(", ")})
+  --full-tests         the tests step runs the project's development suite instead of the provider checks
+  --restore-editors    put back every editor or agent configuration file setup changed (from its backups), then exit
   --home DIR           provider home (default: this checkout)
   --config FILE        configuration file (default: <home>/config/provider_config.json)
 
@@ -61,16 +68,18 @@ export interface SetupArgs {
     resume: boolean;
     serve: boolean;
     skip: StepId[];
+    fullTests: boolean;
+    restoreEditors: boolean;
     help: boolean;
-    /** Which of --yes/--no-yes and --serve/--no-serve were given, so that --resume replaces only those. */
-    given: {yes: boolean; serve: boolean};
+    /** Which of --yes/--no-yes, --serve/--no-serve and --full-tests were given, so that --resume replaces only those. */
+    given: {yes: boolean; serve: boolean; fullTests: boolean};
 }
 
 export function parseSetupArgs(argv: string[]): SetupArgs {
     const common = parseCommonArgs(argv);
     const out: SetupArgs = {
-        home: common.home, configPath: common.configPath, plan: false, yes: false, nonInteractive: false, resume: false, serve: true, skip: [], help: false,
-        given: {yes: false, serve: false}
+        home: common.home, configPath: common.configPath, plan: false, yes: false, nonInteractive: false, resume: false, serve: true, skip: [],
+        fullTests: false, restoreEditors: false, help: false, given: {yes: false, serve: false, fullTests: false}
     };
     const rest = common.rest;
     for (let i = 0; i < rest.length; i++) {
@@ -90,6 +99,8 @@ export function parseSetupArgs(argv: string[]): SetupArgs {
             case "--resume": out.resume = true; break;
             case "--no-serve": out.serve = false; out.given.serve = true; break;
             case "--serve": out.serve = true; out.given.serve = true; break;
+            case "--full-tests": out.fullTests = true; out.given.fullTests = true; break;
+            case "--restore-editors": out.restoreEditors = true; break;
             case "--help": case "-h": out.help = true; break;
             case "--skip":
                 for (const s of value().split(",").map((x) => x.trim()).filter(Boolean)) {
@@ -139,6 +150,33 @@ function interruptible(fns: PromptFns, interrupt: () => void): PromptFns {
     return {confirm: (c) => guard(fns.confirm(c)), select: (c) => guard(fns.select(c))};
 }
 
+/** The lines every run ends with (the URL, where the key is, snippets for the best model); a broken config only loses them. */
+async function printClosing(configSource: ConfigSource, ctx: SetupContext, out: (t: string) => void): Promise<void> {
+    try {
+        const {config, keyFileMissing} = loadSetupConfig(configSource);
+        const safety = ctx.steps.safety?.data as SafetyData | null;
+        const copies = new Set((safety?.duplicates ?? []).flatMap((d) => d.copies));
+        out(closingLines(await closingFacts(config, copies, keyFileMissing)));
+    } catch (e) {
+        out(`\n(The closing summary is missing: the configuration does not load: ${(e as Error).message})`);
+    }
+}
+
+/** `--restore-editors`: every editor or agent file setup changed goes back to its backup, newest change first. */
+function restoreEditors(configSource: ConfigSource, out: (t: string) => void, err: (t: string) => void): number {
+    let logsDir: string;
+    try {
+        logsDir = loadSetupConfig(configSource).config.paths.logs;
+    } catch (e) {
+        err(e instanceof ConfigError ? `error: ${e.message}` : String(e));
+        return 2;
+    }
+    const result = restoreEditorFiles(editorManifestPath(logsDir));
+    for (const line of result.lines) out(line);
+    for (const p of result.problems) err(p);
+    return result.problems.length > 0 ? 3 : 0;
+}
+
 /** Runs setup; resolves with the exit status. */
 export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<number> {
     const env = deps.env ?? process.env;
@@ -165,10 +203,15 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
     const configSource: ConfigSource = {home, env, configPath: args.configPath, overrides: deps.configOverrides};
     const tty = deps.interactive ?? (Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY));
     const interactive = !args.nonInteractive && tty;
-    if (!args.nonInteractive && !tty && !args.plan)
-        out("No terminal to ask on: running non-interactively (unanswered approvals are denied). Pass --non-interactive to silence this.");
+    if (args.restoreEditors) return restoreEditors(configSource, out, err);
+    if (!args.plan && !args.resume && !interactive) {
+        const how = `${answers ? `answers from ${answers.path}` : "no answers file"}${args.yes ? ", --yes" : ""}; an approval without an answer is denied`;
+        out(args.nonInteractive
+            ? `Non-interactive run: setup goes ahead without showing the plan or asking (${how}).`
+            : `No terminal to ask on: running non-interactively, without showing the plan or asking (${how}).`);
+    }
 
-    let options: RunOptionsRecord = {interactive, yes: args.yes, answers_file: answers?.path ?? null, serve: args.serve, skip: args.skip};
+    let options: RunOptionsRecord = {interactive, yes: args.yes, answers_file: answers?.path ?? null, serve: args.serve, skip: args.skip, full_tests: args.fullTests};
     const progress = new ConsoleProgress(write, tty && !args.plan && deps.out == null, tasks.length);
     // Set once the machine runs; Ctrl+C inside a prompt lands here (the terminal is in raw mode, so no SIGINT arrives).
     let onInterrupt: () => void = () => process.exit(130);
@@ -188,6 +231,31 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         write(renderPlan(await planSetup(tasks, planDeps, initialContext(input)), home));
         out("Run it with: npm run setup" + (args.home ? ` -- --home ${JSON.stringify(home)}` : ""));
         return 0;
+    }
+
+    // An interactive run shows the plan and asks once before its first change (a folder, a file, a git command).
+    if (interactive && !args.resume) {
+        if (args.yes) out("--yes: starting without asking (deletions and editor changes are still asked).");
+        else {
+            const planDeps = {home, env, configSource, logger: deps.logger ?? createLogger({level: "silent", quiet: true}), out, git: new SetupGit(home, env), steps: deps.steps};
+            const input: SetupInput = {runId: "plan", startedAt: new Date().toISOString(), home, options, tasks};
+            let planText: string;
+            try {
+                planText = renderPlan(await planSetup(tasks, planDeps, initialContext(input)), home);
+            } catch (e) {
+                err(e instanceof ConfigError ? `error: ${e.message}` : String(e));
+                return 2;
+            }
+            write(planText);
+            const go = await policy.prompts.confirm({
+                message: "Start setup with this plan? (it asks again before deleting a file, installing a service or changing an editor's settings)",
+                default: true
+            });
+            if (!go) {
+                out("Setup not started; nothing was changed. Run npm run setup -- --plan to see the plan again.");
+                return 0;
+            }
+        }
     }
 
     let logsDir: string;
@@ -234,7 +302,7 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
                 err(`the last setup run (${persisted.run_id}) already finished; run npm run setup without --resume to start a new one.`);
                 return 2;
             }
-            options = resumedOptions(persisted.options, options, {yes: args.given.yes, serve: args.given.serve, answers: answers != null});
+            options = resumedOptions(persisted.options, options, {yes: args.given.yes, serve: args.given.serve, answers: answers != null, fullTests: args.given.fullTests});
             if (!answers && options.answers_file) {
                 try {
                     answers = loadAnswersFile(options.answers_file);
@@ -252,9 +320,10 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
 
         const logger = deps.logger ?? createLogger({logsDir, name: "setup", quiet: true, level: "info"});
         const foreground = new ForegroundProvider();
+        const checkServers = new CheckServerPool();
         const machineDeps: MachineDeps = {
             home, env, configSource, logger, out: (t) => progress.note(t), git: new SetupGit(home, env), policy, steps: deps.steps, progress, launch: deps.launch,
-            signal: abort.signal, foreground,
+            signal: abort.signal, foreground, checkServers,
             providerLogger: () => deps.logger ?? (() => {
                 const cfg = loadSetupConfig(configSource).config;
                 return createLogger({level: cfg.log_level, logsDir: cfg.paths.logs, name: "provider"});
@@ -289,6 +358,7 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         if (isCli) for (const s of signals) process.on(s, onSignal);
 
         const ctx = await runToEnd(actor, {stateFile, home, logger});
+        await checkServers.close();
         progress.stop();
         try {
             writeFinalReport(ctx, configSource);
@@ -303,11 +373,13 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
             const at = failed.at(-1);
             err(`\nSetup aborted${at ? ` at step "${ctx.steps[at].title}": ${ctx.steps[at].errors.at(-1) ?? ""}` : ""}`);
             err(`Report: ${reportPaths(home, logsDir).report}`);
+            await printClosing(configSource, ctx, out);
             if (isCli) for (const s of signals) process.off(s, onSignal);
             return 1;
         }
         out(`\nReports: ${reportPaths(home, logsDir).summary} and ${reportPaths(home, logsDir).report}`);
         if (ctx.launch) out(`Provider: ${ctx.launch.mode === "none" ? ctx.launch.detail : `${ctx.launch.url} (${ctx.launch.detail})`}`);
+        await printClosing(configSource, ctx, out);
         if (isCli) for (const s of signals) process.off(s, onSignal);
 
         // The setup work is over: a provider serving in this terminal does not keep other setup runs out.

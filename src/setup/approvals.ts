@@ -7,8 +7,10 @@
  *   service:install                       install the provider as an OS service
  *   config:overwrite                      change an existing config/provider_config.json
  *   git:identity                          set a repo-local git identity
- * An approval nobody answered is denied, and the report says so. `--yes` approves everything except deletions,
- * which always need an explicit answer (a prompt, or the answers file).
+ *   editors:<name>                        merge the provider into one editor's or agent's settings (continue, zed,
+ *                                         codex, claude-code, aider)
+ * An approval nobody answered is denied, and the report says so. `--yes` approves everything except deletions and
+ * editor changes, which always need an explicit answer (a prompt, or the answers file).
  *
  * Failures are answered with `failure:<step id>: retry | skip | abort`; without an answer a non-interactive run
  * aborts on a required step and skips an optional one.
@@ -91,7 +93,7 @@ export function parseAnswers(text: string, file: string): AnswersFile {
             return `${key ? `"${key}"` : "the file"}: ${e.message ?? "invalid"}`;
         });
         throw new Error(`${file}: invalid answers file:\n  ${[...new Set(problems)].join("\n  ")}\n` +
-            "Keys are approval ids (delete:<path>, delete:all, service:install, config:overwrite, git:identity) with approve or deny, " +
+            "Keys are approval ids (delete:<path>, delete:all, service:install, config:overwrite, git:identity, editors:<name>) with approve or deny, " +
             "or failure:<step id> with retry, skip or abort; see documentation/setup.md.");
     }
     const approvals: Record<string, Answer> = {};
@@ -118,8 +120,8 @@ function record(req: ApprovalRequest, step: StepId, answer: Answer, source: Answ
 }
 
 /**
- * Answers a step's approval requests. Order of authority: the answers file, then `--yes` (never for deletions),
- * then a prompt when interactive, else deny.
+ * Answers a step's approval requests. Order of authority: the answers file, then `--yes` (never for deletions or
+ * editor changes), then a prompt when interactive, else deny.
  */
 export async function decideApprovals(requests: readonly ApprovalRequest[], step: StepId, policy: ApprovalPolicy): Promise<ApprovalRecord[]> {
     const out: ApprovalRecord[] = [];
@@ -135,7 +137,8 @@ export async function decideApprovals(requests: readonly ApprovalRequest[], step
     for (const req of requests.filter((r) => r.kind !== "delete")) {
         const answer = fromFile(req.id);
         if (answer) out.push(record(req, step, answer, "answers_file"));
-        else if (policy.yes) out.push(record(req, step, "approve", "yes_flag"));
+        // An editor's settings live outside the home, where no git commit can undo a change: never by --yes.
+        else if (policy.yes && req.kind !== "editor") out.push(record(req, step, "approve", "yes_flag"));
         else if (policy.interactive) {
             const ok = await prompt(async () => {
                 policy.show(`\n${req.title} [${req.id}]\n${req.details}`);

@@ -92,9 +92,13 @@ export interface IgnoreRule {
 
 /**
  * What the home's .gitignore must cover before the first commit (model folders and weights, partial downloads, logs),
- * plus the configured models/logs folders and key file when they live in the home.
+ * plus the configured models/logs folders, the key file and the model index when they live in the home.
+ *
+ * The model index is a cache, not a record: every scan and every provider start rewrites it (its time, absolute
+ * paths, modification times, the models' live statuses), and a scan rebuilds it from the files. Tracked, it made
+ * the tree dirty as soon as the provider started; the committed record of the models is MODEL_MIGRATION_SUMMARY.md.
  */
-export function requiredIgnoreRules(home: string, opts: {modelsDir: string; logsDir: string; keyFile: string | null}): IgnoreRule[] {
+export function requiredIgnoreRules(home: string, opts: {modelsDir: string; logsDir: string; keyFile: string | null; registryFile?: string | null}): IgnoreRule[] {
     const rules: IgnoreRule[] = [
         {pattern: "models/", probes: ["models/zc-setup-probe.bin", "models/sub/zc-setup-probe.bin"], why: "model folders"},
         {pattern: "*.gguf", probes: ["zc-setup-probe.gguf", "sub/dir/zc-setup-probe.gguf"], why: "model weights anywhere"},
@@ -112,6 +116,14 @@ export function requiredIgnoreRules(home: string, opts: {modelsDir: string; logs
     if (logs && logs !== "logs") rules.push({pattern: `/${logs}/`, probes: [`${logs}/zc-setup-probe.log`], why: "the configured logs_dir"});
     const key = opts.keyFile ? inside(opts.keyFile) : null;
     if (key) rules.push({pattern: key, probes: [key], why: "the API key file"});
+    const index = opts.registryFile ? inside(opts.registryFile) : null;
+    if (index) {
+        const dir = path.posix.dirname(index);
+        const temp = `${dir === "." ? "" : `${dir}/`}.${path.posix.basename(index)}.*.tmp`;
+        rules.push({pattern: index, probes: [index], why: "the model index (a cache the scan and the running provider rewrite)"});
+        // The index is written to a temporary file first and renamed over it; a crash can leave one behind.
+        rules.push({pattern: temp, probes: [temp.replace("*", "123.abcd")], why: "the model index's temporary files"});
+    }
     return rules;
 }
 
@@ -312,6 +324,17 @@ export class SetupGit {
             // exit status 1: none of them is ignored
             return new Set();
         }
+    }
+
+    /** Whether git tracks the path (relative, `/`-separated). */
+    async isTracked(rel: string): Promise<boolean> {
+        if (!(await this.hasCommits())) return false;
+        return (await this.git.raw(["ls-files", "--", rel])).trim() !== "";
+    }
+
+    /** Stops tracking the path and keeps the file: the removal is staged for the next commit. */
+    async untrack(rel: string): Promise<void> {
+        await this.git.raw(["rm", "-q", "--cached", "--", rel]);
     }
 
     /** Tracked files that should never be in git (weights, partials, logs, the key). */

@@ -9,6 +9,7 @@ import type {ForegroundProvider} from "./foreground.js";
 import {providerBaseUrl} from "./provider-url.js";
 import type {LaunchRecord, SetupContext} from "./records.js";
 import type {ServiceData} from "./steps/install-service.js";
+import type {CheckServerPool} from "./steps/provider-check.js";
 import {loadSetupConfig, type ConfigSource} from "./steps/setup-config.js";
 
 export interface LaunchDeps {
@@ -18,6 +19,8 @@ export interface LaunchDeps {
     providerLogger?: () => Logger;
     /** Where a provider started in this process is kept; without one, only a service can be launched. */
     foreground?: ForegroundProvider;
+    /** The run's check servers: closed before the launch, so their runners give the memory back to the real provider. */
+    checkServers?: CheckServerPool;
 }
 
 const HEALTH_CHECK_TIMEOUT_MS = 2000;
@@ -35,6 +38,7 @@ export async function waitForHealth(url: string, timeoutMs: number, opts: {inter
 }
 
 export async function launchProvider(deps: LaunchDeps, ctx: SetupContext): Promise<LaunchRecord> {
+    await deps.checkServers?.close();
     const config = loadSetupConfig(deps.configSource).config;
     const url = providerBaseUrl(config.server_host, config.server_port);
     const service = ctx.steps.service.data as ServiceData | null;

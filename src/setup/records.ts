@@ -15,7 +15,8 @@ export type AnswerSource = "prompt" | "answers_file" | "yes_flag" | "default";
 /** Something destructive or system-wide the user must approve; `id` is the stable approval id. */
 export interface ApprovalRequest {
     id: string;
-    kind: "delete" | "service" | "config" | "git";
+    /** `delete` and `editor` are never approved by `--yes`: one removes a file, the other changes files outside the home. */
+    kind: "delete" | "service" | "config" | "git" | "editor";
     /** One line: what approving does. */
     title: string;
     /** What will change, shown before the question (a diff, a service plan, a file with its reason and size). */
@@ -58,6 +59,8 @@ export interface RunOptionsRecord {
     answers_file: string | null;
     serve: boolean;
     skip: StepId[];
+    /** `--full-tests`: the tests step runs the development suite instead of the provider checks. */
+    full_tests: boolean;
 }
 
 /** One step's record in the machine's context and in the report. */

@@ -12,16 +12,19 @@ import {isStepId} from "./step-ids.js";
 export type SetupActor = Actor<SetupMachine>;
 
 /**
- * Flags given now replace the recorded ones, in either direction (--no-serve/--serve, --yes/--no-yes, --answers);
+ * Flags given now replace the recorded ones, in either direction (--no-serve/--serve, --yes/--no-yes, --answers,
+ * --full-tests);
  * flags not given keep the recorded values; --skip adds steps. Whether a terminal is there is decided anew.
  */
-export function resumedOptions(recorded: RunOptionsRecord, now: RunOptionsRecord, given: {yes: boolean; serve: boolean; answers: boolean}): RunOptionsRecord {
+export function resumedOptions(recorded: RunOptionsRecord, now: RunOptionsRecord, given: {yes: boolean; serve: boolean; answers: boolean; fullTests?: boolean}): RunOptionsRecord {
     return {
         interactive: now.interactive,
         yes: given.yes ? now.yes : recorded.yes,
         answers_file: given.answers ? now.answers_file : recorded.answers_file,
         serve: given.serve ? now.serve : recorded.serve,
-        skip: [...new Set([...recorded.skip, ...now.skip])]
+        skip: [...new Set([...recorded.skip, ...now.skip])],
+        // A state file written before --full-tests existed has no such option: it ran the suite it was configured with.
+        full_tests: given.fullTests ? now.full_tests : recorded.full_tests ?? false
     };
 }
 

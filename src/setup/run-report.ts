@@ -15,7 +15,8 @@ import type {ServiceData} from "./steps/install-service.js";
 import type {LazyLoadData} from "./steps/lazy-load.js";
 import type {ModelRow, ModelsData} from "./steps/models.js";
 import type {SafetyData} from "./steps/safety.js";
-import type {TestsData} from "./steps/tests.js";
+import type {EditorOutcomeRow} from "./steps/editors.js";
+import type {TestsData} from "./steps/test-results.js";
 import type {ConfigData} from "./steps/write-config.js";
 
 export const REPORT_FILE_NAME = "provider_setup_report.json";
@@ -87,7 +88,9 @@ export function buildSetupReport(ctx: SetupContext, opts: {configFile: string; m
     if (ctx.steps.config.status === "denied") next.push("The provider still uses the published placeholder key: approve config:overwrite, or set auth.api_key_file yourself.");
     if (safety && safety.kept.length > 0) next.push(`${safety.kept.length} safe-to-delete candidate(s) were kept; review them with npm run audit, or answer delete:<path> in a later setup run.`);
     if (!(service?.installed)) next.push("Start the provider with npm start, or install the service with npm run service -- install.");
-    next.push("Point your editor at the provider with the snippets in MODEL_MIGRATION_SUMMARY.md.");
+    const wired = (dataOf<{editors?: EditorOutcomeRow[]}>(ctx, "editors")?.editors ?? []).filter((e) => e.result === "written");
+    if (wired.length > 0) next.push(`${wired.map((e) => e.title).join(", ")} now use the provider; npm run setup -- --restore-editors puts their previous settings back.`);
+    else next.push("Point your editor at the provider with the snippets in MODEL_MIGRATION_SUMMARY.md.");
     return {
         version: 1,
         run_id: ctx.runId,
@@ -130,7 +133,7 @@ function mdCell(s: string): string {
 }
 
 /** MODEL_MIGRATION_SUMMARY.md: written for the person, and committed, so it names the key file but never the key. */
-export function renderMigrationSummary(report: SetupReport, opts: {baseUrl: string}): string {
+export function renderMigrationSummary(report: SetupReport, opts: {baseUrl: string; model?: {name: string; why: string} | null}): string {
     const home = report.home;
     const out: string[] = [];
     out.push("# Model migration summary", "");
@@ -146,7 +149,7 @@ export function renderMigrationSummary(report: SetupReport, opts: {baseUrl: stri
         out.push("| Name | Size | Quantization | Parameters | Source | Path | Status |", "| --- | ---: | --- | --- | --- | --- | --- |");
         for (const m of report.models.entries)
             out.push(`| ${mdCell(m.name)} | ${formatSize(m.size_bytes)} | ${m.quantization ?? "-"} | ${m.parameters ?? "-"} | ${m.source}${m.read_only ? " (read-only)" : ""} | \`${mdCell(m.path)}\` | ${m.status === "invalid" ? `invalid: ${mdCell(m.reason ?? "")}` : m.status} |`);
-    } else out.push("No models found. Put GGUF files in `models/` (or download one) and run `npm run scan`.");
+    } else out.push("No models found. Download one (`npm run pull -- hf:org/repo:Q4_K_M`) or put GGUF files in `models/`, then run `npm run setup` again.");
     out.push("");
 
     out.push("## Duplicates", "");
@@ -170,7 +173,10 @@ export function renderMigrationSummary(report: SetupReport, opts: {baseUrl: stri
         ? `The key is in \`${rel(home, report.api_key.location)}\` (git-ignored; source: ${report.api_key.source}). It is not repeated here because this file is committed.`
         : `No key file (key source: ${report.api_key.source}).`);
     out.push("");
-    out.push("## Editor setup", "", "```text", editorSnippets({baseUrl: opts.baseUrl, key: `<the key in ${rel(home, report.api_key.location) ?? "config/api_key.txt"}>`, model: report.models.entries.find((m) => m.status !== "invalid")?.name ?? "<model>"}), "```", "");
+    const model = opts.model ?? null;
+    out.push("## Editor setup", "");
+    if (model) out.push(`The snippets name ${model.name}: ${model.why}.`, "");
+    out.push("```text", editorSnippets({baseUrl: opts.baseUrl, key: `<the key in ${rel(home, report.api_key.location) ?? "config/api_key.txt"}>`, model: model?.name ?? "<model>"}), "```", "");
     out.push("## Steps", "", "| # | Step | Status | Time | Summary |", "| ---: | --- | --- | ---: | --- |");
     for (const s of report.steps)
         out.push(`| ${s.index} | ${s.title} | ${s.status} | ${s.duration_ms != null ? `${(s.duration_ms / 1000).toFixed(1)} s` : "-"} | ${mdCell(s.summary ?? s.reason ?? "")} |`);

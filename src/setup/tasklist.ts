@@ -16,6 +16,10 @@ export interface TaskDef {
     gate: boolean;
     required: boolean;
     approvals: string[];
+    /** How long the step usually takes, in seconds, for --plan; a step's prepare half may give a better figure. */
+    expectedSeconds: number;
+    /** On Windows, the step's changes need a terminal started as Administrator (a Windows service install). */
+    windowsAdmin: boolean;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -53,7 +57,11 @@ export function parseTasklist(text: string, file = TASKLIST_FILE): TaskDef[] {
         const approvals = s.approvals;
         if (!Array.isArray(approvals) || !approvals.every((a): a is string => typeof a === "string"))
             throw new Error(`${where} (${id}): "approvals" must be a list of approval ids`);
-        return {id, title, description, mutates, gate, required, approvals};
+        const expected = s.expected_seconds;
+        if (typeof expected !== "number" || !Number.isFinite(expected) || expected < 0)
+            throw new Error(`${where} (${id}): "expected_seconds" must be a number of seconds (0 or more)`);
+        const windowsAdmin = flag("windows_admin", false);
+        return {id, title, description, mutates, gate, required, approvals, expectedSeconds: expected, windowsAdmin};
     });
 }
 

@@ -136,6 +136,6 @@ export function stepContext(home: string, step: StepId, opts: {testCommand?: str
         }}
     };
     const tasks = loadTasklist();
-    const run = initialContext({runId: "step-test", startedAt: new Date().toISOString(), home, tasks, options: {interactive: false, yes: false, answers_file: null, serve: false, skip: []}});
+    const run = initialContext({runId: "step-test", startedAt: new Date().toISOString(), home, tasks, options: {interactive: false, yes: false, answers_file: null, serve: false, skip: [], full_tests: false}});
     return makeStepContext(deps, run, step);
 }

@@ -28,6 +28,7 @@ test("an interactive run shows what will change before each question and acts on
     const prompts: PromptFns = {
         confirm: async ({message}) => {
             questions.push({message, shownBefore: out});
+            if (message.startsWith("Start setup with this plan?")) return true;
             if (message.startsWith("Change the existing config")) return true;
             if (message.startsWith("Install the provider")) return false;
             if (message === "Delete models/junk.gguf?") return true;
@@ -49,10 +50,14 @@ test("an interactive run shows what will change before each question and acts on
     expect(code, out).toBe(0);
 
     const asked = questions.map((q) => q.message);
-    expect(asked[0]).toBe("Change the existing config/provider_config.json?");
+    // The plan first, asked once, before anything changed; then the questions of the steps.
+    expect(asked[0]).toMatch(/^Start setup with this plan\?/);
+    expect(questions[0]!.shownBefore).toContain("Setup plan for");
+    expect(asked.filter((m) => m.startsWith("Start setup"))).toHaveLength(1);
+    expect(asked[1]).toBe("Change the existing config/provider_config.json?");
     // The diff was on screen before the question, with the placeholder key going and the key file coming.
-    expect(questions[0]!.shownBefore).toMatch(/^- +"api_key": "zombie-local-please-change"$/m);
-    expect(questions[0]!.shownBefore).toMatch(/^\+ +"api_key_file": "config\/api_key\.txt"$/m);
+    expect(questions[1]!.shownBefore).toMatch(/^- +"api_key": "zombie-local-please-change"$/m);
+    expect(questions[1]!.shownBefore).toMatch(/^\+ +"api_key_file": "config\/api_key\.txt"$/m);
     const serviceQ = questions.find((q) => q.message.startsWith("Install the provider"));
     if (serviceQ) expect(serviceQ.shownBefore).toContain("Steps:");
     const selectQ = questions.find((q) => q.message.startsWith("Delete which"))!;

@@ -25,7 +25,7 @@ afterAll(async () => {
 describe("the machine and tasks/provider-setup.yaml agree", () => {
     const tasks = loadTasklist();
 
-    test("the tasklist names the nine steps in order, each with an implementation", () => {
+    test("the tasklist names the ten steps in order, each with an implementation", () => {
         expect(tasks.map((t) => t.id)).toEqual([...STEP_IDS]);
         for (const t of tasks) expect(STEP_IMPLEMENTATIONS[t.id]?.id).toBe(t.id);
         expect(tasks.filter((t) => t.required).map((t) => t.id)).toEqual(["repo", "models", "endpoints", "config", "reports"]);
@@ -58,7 +58,7 @@ describe("the machine and tasks/provider-setup.yaml agree", () => {
 
     test("the approval ids in the tasklist are the documented ones, on the steps that ask them", () => {
         const byStep = Object.fromEntries(tasks.filter((t) => t.approvals.length > 0).map((t) => [t.id, t.approvals]));
-        expect(byStep).toEqual({"repo": ["git:identity"], "config": ["config:overwrite"], "service": ["service:install"], "safety": ["delete:<path>", "delete:all"]});
+        expect(byStep).toEqual({"repo": ["git:identity"], "config": ["config:overwrite"], "service": ["service:install"], "safety": ["delete:<path>", "delete:all"], "editors": ["editors:<name>"]});
         const doc = fs.readFileSync(path.join(projectRoot, "documentation", "setup.md"), "utf8");
         for (const id of Object.values(byStep).flat()) expect(doc).toContain(`\`${id}\``);
         for (const t of tasks) expect(doc).toContain(t.id);
@@ -106,7 +106,7 @@ function stubSteps(overrides: Partial<Record<StepId, StepDefinition<unknown>>> =
 async function run(deps: MachineDeps, skip: StepId[] = []): Promise<SetupContext> {
     const tasks = loadTasklist();
     const machine = createSetupMachine(tasks, deps);
-    const input: SetupInput = {runId: "t", startedAt: new Date().toISOString(), home: deps.home, tasks, options: {interactive: deps.policy.interactive, yes: false, answers_file: null, serve: false, skip}};
+    const input: SetupInput = {runId: "t", startedAt: new Date().toISOString(), home: deps.home, tasks, options: {interactive: deps.policy.interactive, yes: false, answers_file: null, serve: false, skip, full_tests: false}};
     const actor = createActor(machine, {input});
     const done = new Promise<SetupContext>((resolve) => actor.subscribe((s) => {
         if (s.status === "done") resolve(s.context);
@@ -291,7 +291,7 @@ describe("resuming an aborted run", () => {
         actor.start();
         const second = await done;
         expect(second.status).toBe("completed");
-        expect(calls).toEqual(["config", "lazy-load", "service", "tests", "safety", "reports"]);
+        expect(calls).toEqual(["config", "lazy-load", "service", "tests", "safety", "reports", "editors"]);
         expect(second.steps.config).toMatchObject({status: "done", attempts: 2});
         expect(second.timeline.filter((e) => e.event === "resumed")).toEqual([expect.objectContaining({step: "config", detail: "check"})]);
     });

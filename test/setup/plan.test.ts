@@ -39,7 +39,7 @@ test("--plan prints every step with its changes and approvals, and changes nothi
 
     const out = r.stdout;
     expect(out).toContain("nothing has been changed");
-    for (const title of ["Directory and repo", "Models discoverable", "Endpoints", "Model manager config", "Lazy-load behaviour", "Service and watchdog", "Tests", "Safety review", "Reports"])
+    for (const title of ["Directory and repo", "Models discoverable", "Endpoints", "Model manager config", "Lazy-load behaviour", "Service and watchdog", "Tests", "Safety review", "Reports", "Editors and agents"])
         expect(out).toContain(title);
     expect(out).toContain(`commit "setup: snapshot of uncommitted changes before provider setup"`);
     expect(out).toContain("create or switch to branch feature/provider-setup");

@@ -71,7 +71,7 @@ test("a run killed in the middle of a step resumes with --resume, without repeat
     expect(report.status).toBe("completed");
     expect(report.steps.map((s) => [s.id, s.status])).toEqual([
         ["repo", "done"], ["models", "done"], ["endpoints", "skipped"], ["config", "denied"], ["lazy-load", "skipped"],
-        ["service", expect.stringMatching(/^(denied|skipped)$/)], ["tests", "done"], ["safety", "done"], ["reports", "done"]
+        ["service", expect.stringMatching(/^(denied|skipped)$/)], ["tests", "done"], ["safety", "done"], ["reports", "done"], ["editors", "skipped"]
     ]);
     const events = (step: string) => report.timeline.filter((e) => e.step === step);
     // Every step that completed before the kill ran once, in the killed process, and never again.
@@ -139,7 +139,7 @@ describe("resuming an aborted run", () => {
         expect(report.status).toBe("completed");
         expect(report.steps.map((s) => [s.id, s.status])).toEqual([
             ["repo", "done"], ["models", "done"], ["endpoints", "skipped"], ["config", "done"], ["lazy-load", "skipped"],
-            ["service", expect.stringMatching(/^(denied|skipped)$/)], ["tests", "done"], ["safety", "done"], ["reports", "done"]
+            ["service", expect.stringMatching(/^(denied|skipped)$/)], ["tests", "done"], ["safety", "done"], ["reports", "done"], ["editors", "skipped"]
         ]);
         for (const step of ["repo", "models"])
             expect(report.timeline.filter((e) => e.step === step && e.event === "apply"), step).toHaveLength(1);

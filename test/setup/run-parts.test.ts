@@ -6,14 +6,17 @@ import {waitForHealth} from "../../src/setup/launch.js";
 import type {RunOptionsRecord} from "../../src/setup/records.js";
 import {resumedOptions} from "../../src/setup/resume.js";
 
-const recorded: RunOptionsRecord = {interactive: false, yes: true, answers_file: "/a/answers.yaml", serve: false, skip: ["endpoints"]};
-const now: RunOptionsRecord = {interactive: true, yes: false, answers_file: null, serve: true, skip: ["tests", "endpoints"]};
+const recorded: RunOptionsRecord = {interactive: false, yes: true, answers_file: "/a/answers.yaml", serve: false, skip: ["endpoints"], full_tests: true};
+const now: RunOptionsRecord = {interactive: true, yes: false, answers_file: null, serve: true, skip: ["tests", "endpoints"], full_tests: false};
 
 test("a resumed run keeps the recorded flags that were not given again, and takes the given ones in either direction", () => {
     expect(resumedOptions(recorded, now, {yes: false, serve: false, answers: false}))
-        .toEqual({interactive: true, yes: true, answers_file: "/a/answers.yaml", serve: false, skip: ["endpoints", "tests"]});
-    expect(resumedOptions(recorded, {...now, answers_file: "/b/other.yaml"}, {yes: true, serve: true, answers: true}))
-        .toEqual({interactive: true, yes: false, answers_file: "/b/other.yaml", serve: true, skip: ["endpoints", "tests"]});
+        .toEqual({interactive: true, yes: true, answers_file: "/a/answers.yaml", serve: false, skip: ["endpoints", "tests"], full_tests: true});
+    expect(resumedOptions(recorded, {...now, answers_file: "/b/other.yaml", full_tests: true}, {yes: true, serve: true, answers: true, fullTests: true}))
+        .toEqual({interactive: true, yes: false, answers_file: "/b/other.yaml", serve: true, skip: ["endpoints", "tests"], full_tests: true});
+    // A state file from before --full-tests existed: the run goes on with the provider checks.
+    const {full_tests: _old, ...before} = {...recorded, full_tests: undefined};
+    expect(resumedOptions(before as unknown as RunOptionsRecord, now, {yes: false, serve: false, answers: false}).full_tests).toBe(false);
 });
 
 const servers: http.Server[] = [];

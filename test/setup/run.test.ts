@@ -5,7 +5,7 @@ import {afterAll, describe, expect, test} from "vitest";
 import {validateReport} from "../../src/setup/schemas.js";
 import type {EndpointsData} from "../../src/setup/steps/endpoints.js";
 import type {SafetyData} from "../../src/setup/steps/safety.js";
-import type {TestResultsFile} from "../../src/setup/steps/tests.js";
+import type {TestResultsFile} from "../../src/setup/steps/test-results.js";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
 import {commitsOf, fixtureSuiteCommand, git, hashTree, readReport, runSetup, testEnv, testOverrides} from "./helpers.js";
 
@@ -27,7 +27,7 @@ function writeAnswers(text: string): string {
     return file;
 }
 
-const REQUIRED_IGNORES = ["models/", "*.gguf", "*.part", "*.ipull", "logs/", "config/api_key.txt"];
+const REQUIRED_IGNORES = ["models/", "*.gguf", "*.part", "*.ipull", "logs/", "config/api_key.txt", "registry/models_index.json"];
 
 describe("an empty directory without git", () => {
     test("folders, .gitignore before the first commit, branch, index, endpoints with a generated model, tests, reports", async () => {
@@ -64,7 +64,7 @@ describe("an empty directory without git", () => {
         expect(report.status).toBe("completed");
         expect(report.steps.map((s) => [s.id, s.status])).toEqual([
             ["repo", "done"], ["models", "done"], ["endpoints", "done"], ["config", "done"], ["lazy-load", "done"],
-            ["service", expect.stringMatching(/^(denied|skipped)$/)], ["tests", "done"], ["safety", "done"], ["reports", "done"]
+            ["service", expect.stringMatching(/^(denied|skipped)$/)], ["tests", "done"], ["safety", "done"], ["reports", "done"], ["editors", "skipped"]
         ]);
         for (const c of report.commits) expect(commits.map((x) => x.hash)).toContain(c.hash);
 
@@ -104,7 +104,18 @@ describe("an empty directory without git", () => {
 
         const summary = fs.readFileSync(path.join(h, "MODEL_MIGRATION_SUMMARY.md"), "utf8");
         for (const heading of ["## Models", "## Duplicates", "## Deleted and kept", "## Service", "## API key", "## Editor setup", "## Next steps"]) expect(summary).toContain(heading);
-    });
+
+        // Setup's last commit is the reports': the index (a cache) and the logs are ignored, so nothing is left over.
+        expect((await git(h).raw(["status", "--porcelain", "--untracked-files=all"])).trim()).toBe("");
+        expect(commits[0]!.message).toBe("setup: provider setup reports (MODEL_MIGRATION_SUMMARY.md)");
+        expect(commits.flatMap((c) => c.files)).not.toContain("registry/models_index.json");
+        // No model was installed: the run ends saying so, and how to add one; the key's place, never the key.
+        const tail = r.stdout.trimEnd().split("\n").slice(-12).join("\n");
+        expect(tail).toContain("No model is installed yet");
+        expect(tail).toContain("npm run pull");
+        expect(tail).toContain(`API key: in ${path.join(h, "config", "api_key.txt")}`);
+        expect(tail).not.toContain(key);
+    }, 300_000);
 });
 
 describe("a home with generated models, one duplicate and one invalid file", () => {
@@ -209,6 +220,10 @@ describe("the final state", () => {
         expect(health).toBe(200);
         expect(stdout).toContain("running in this terminal; Ctrl+C stops it");
         expect(readReport(h).launch).toMatchObject({mode: "foreground", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/)});
+        // The provider ran (its start rescanned and rewrote the index) and stopped: the tree is still clean.
+        expect((await git(h).raw(["status", "--porcelain", "--untracked-files=all"])).trim()).toBe("");
+        // The last lines say where the key is and how to read it.
+        expect(stdout).toMatch(/API key: in .*api_key\.txt.*\n  bash: +KEY=\$\(cat .*\n  PowerShell: +\$KEY = \(Get-Content/);
     });
 
     test("a failing test command: the results are saved, the optional step is skipped by default, and the exit status says so", async () => {
@@ -240,6 +255,26 @@ describe("the final state", () => {
 });
 
 describe("an existing git repository", () => {
+    test("an index an earlier setup committed stops being tracked in the snapshot; the file stays", async () => {
+        const h = await home("zc-setup-tracked-index-");
+        const g = git(h);
+        await g.init();
+        await g.raw(["checkout", "-q", "-b", "main"]);
+        fs.mkdirSync(path.join(h, "registry"));
+        fs.writeFileSync(path.join(h, "registry", "models_index.json"), "{\"version\": 1, \"models\": []}\n");
+        await g.add(["registry/models_index.json"]);
+        await g.commit("an earlier setup's reports");
+
+        const r = await runSetup(h, ["--non-interactive", "--no-serve", "--skip", "endpoints,lazy-load"]);
+        expect(r.code, r.stderr).toBe(0);
+        expect((await g.raw(["ls-files", "--", "registry/models_index.json"])).trim()).toBe("");
+        expect(fs.existsSync(path.join(h, "registry", "models_index.json"))).toBe(true);
+        const snapshot = (await commitsOf(h)).find((c) => c.message === "setup: snapshot of uncommitted changes before provider setup")!;
+        expect(snapshot.body).toContain("Stops tracking registry/models_index.json");
+        expect((await g.raw(["status", "--porcelain", "--untracked-files=all"])).trim()).toBe("");
+        expect(readReport(h).steps[0]!.findings.join("\n")).toContain("stopped tracking registry/models_index.json");
+    });
+
     test("a dirty tree gets a snapshot commit first, without the weights, then the setup branch", async () => {
         const h = await home("zc-setup-dirty-");
         const g = git(h);

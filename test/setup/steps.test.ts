@@ -4,7 +4,9 @@ import path from "node:path";
 import {afterAll, describe, expect, test} from "vitest";
 import {isProcessAlive} from "../../src/watchdog/process.js";
 import {serviceStep} from "../../src/setup/steps/install-service.js";
-import {configuredShellCommand, defaultTestCommand, RESULTS_ENV, testsStep, type TestResultsFile} from "../../src/setup/steps/tests.js";
+import {configuredShellCommand, defaultTestCommand, RESULTS_ENV} from "../../src/setup/steps/test-command.js";
+import type {TestResultsFile} from "../../src/setup/steps/test-results.js";
+import {testsStep} from "../../src/setup/steps/tests.js";
 import {makeHome, removeHome} from "../helpers/home.js";
 import {stepContext, testEnv} from "./helpers.js";
 

@@ -11,6 +11,7 @@ import type {Logger} from "../../log/logger.js";
 import type {SetupGit} from "../git.js";
 import type {Answer, ApprovalRequest, CommitRecord, SetupContext, StepRecord} from "../records.js";
 import type {StepId} from "../step-ids.js";
+import type {CheckServerPool} from "./provider-check.js";
 import type {ConfigSource} from "./setup-config.js";
 
 export interface Prepared<P = unknown> {
@@ -20,6 +21,8 @@ export interface Prepared<P = unknown> {
     data: P;
     /** Set when the step cannot or need not run; the step is recorded as skipped with this reason. */
     skip?: string;
+    /** How long the step will take here, in seconds, when it knows better than the tasklist (it depends on the models). */
+    expectedSeconds?: number;
 }
 
 export interface StepOutcome {
@@ -54,6 +57,8 @@ export interface StepContext {
     /** prepare() was called by --plan: nothing has run before it, and it must only read. */
     planOnly: boolean;
     signal: AbortSignal;
+    /** The run's shared check servers; without one, each check starts and closes its own. */
+    checkServers?: CheckServerPool;
 }
 
 export interface StepDefinition<P = unknown> {

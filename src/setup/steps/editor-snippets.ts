@@ -10,15 +10,16 @@ export interface SnippetOptions {
 
 export function editorSnippets(o: SnippetOptions): string {
     return [
-        "Continue (VS Code / JetBrains), config.yaml:",
+        "Continue (VS Code / JetBrains), ~/.continue/config.yaml:",
         "  models:",
         `    - name: ZombieCoder ${o.model}`,
         "      provider: ollama",
         `      model: ${o.model}`,
         `      apiBase: ${o.baseUrl}`,
-        "      requestOptions:",
-        "        headers:",
-        `          x-api-key: ${o.key}`,
+        `      apiKey: ${o.key}`,
+        "      roles: [chat, edit, apply]",
+        "",
+        "Claude Code: ANTHROPIC_BASE_URL=" + o.baseUrl + ` ANTHROPIC_AUTH_TOKEN=${o.key} ANTHROPIC_MODEL=${o.model} claude`,
         "",
         "Any Ollama client (Open WebUI, Cline, Zed, ...): Ollama URL",
         `  ${o.baseUrl}`,

@@ -1,5 +1,5 @@
 /** The endpoints step: the provider answers on every route editors use, checked against the real server. */
-import {startCheckServer, routeName, type CheckServer} from "./provider-check.js";
+import {routeName, withCheckServer, type CheckServer} from "./provider-check.js";
 import {defineStep, outcome, StepError} from "./contract.js";
 
 export interface EndpointResult {
@@ -47,9 +47,8 @@ export const endpointsStep = defineStep<{routes: string[]}>({
     },
 
     async apply(ctx) {
-        const server = await startCheckServer(ctx, {mountDownloads: true});
         const results: EndpointResult[] = [];
-        try {
+        const data = await withCheckServer(ctx, async (server): Promise<EndpointsData> => {
             const m = server.model.name;
             const run = async (method: "GET" | "POST", endpoint: string, check: Check): Promise<void> => {
                 try {
@@ -103,17 +102,13 @@ export const endpointsStep = defineStep<{routes: string[]}>({
                     return {status: r.status, ok, ms: r.ms, detail: ok ? `validation answered 400 (${errText(r.body)})${server.downloads === "mounted" ? "; routes mounted by setup: the server does not mount them itself" : ""}` : `expected 400 for an invalid body, got ${r.status}: ${errText(r.body)}`};
                 });
             }
-        } finally {
-            await server.close();
-        }
-        const data: EndpointsData = {
-            url: server.url, model: server.model.name, model_size_bytes: server.model.size_bytes, generated_test_model: server.generated, results
-        };
+            return {url: server.url, model: server.model.name, model_size_bytes: server.model.size_bytes, generated_test_model: server.generated, results};
+        });
         const failed = results.filter((r) => !r.ok);
         const findings = results.map((r) => `${r.ok ? (r.skipped ? "skip" : "ok  ") : "FAIL"} ${r.method} ${r.endpoint}${r.status != null ? ` ${r.status}` : ""}${r.ms != null ? ` ${r.ms} ms` : ""}: ${r.detail}`);
         if (failed.length > 0)
             throw new StepError(`${failed.length} endpoint check(s) failed with model ${data.model}:\n${findings.filter((f) => f.startsWith("FAIL")).join("\n")}`, {data: {...data}, findings});
         const checked = results.filter((r) => !r.skipped).length;
-        return outcome("done", `${checked} endpoint(s) answered with ${data.model}${server.generated ? " (generated test model)" : ""}`, {findings, data: {...data}});
+        return outcome("done", `${checked} endpoint(s) answered with ${data.model}${data.generated_test_model ? " (generated test model)" : ""}`, {findings, data: {...data}});
     }
 });

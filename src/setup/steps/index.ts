@@ -1,6 +1,7 @@
 /** Every step's implementation, by the id the tasklist (tasks/provider-setup.yaml) uses. */
 import type {StepId} from "../step-ids.js";
 import type {StepDefinition} from "./contract.js";
+import {editorsStep} from "./editors.js";
 import {endpointsStep} from "./endpoints.js";
 import {serviceStep} from "./install-service.js";
 import {lazyLoadStep} from "./lazy-load.js";
@@ -20,5 +21,6 @@ export const STEP_IMPLEMENTATIONS: Readonly<Record<StepId, StepDefinition<unknow
     "service": serviceStep,
     "tests": testsStep,
     "safety": safetyStep,
-    "reports": reportsStep
+    "reports": reportsStep,
+    "editors": editorsStep
 };

@@ -1,5 +1,5 @@
 /** The lazy-load step: a model loads once and stays resident: the second request's load_duration is about 0 and it is `loaded`. */
-import {startCheckServer} from "./provider-check.js";
+import {withCheckServer} from "./provider-check.js";
 import {defineStep, outcome, StepError} from "./contract.js";
 
 export interface LazyLoadData {
@@ -35,9 +35,7 @@ export const lazyLoadStep = defineStep<Record<string, never>>({
 
     async apply(ctx) {
         const cfg = ctx.config();
-        const server = await startCheckServer(ctx, {mountDownloads: false});
-        let data: LazyLoadData;
-        try {
+        const data = await withCheckServer(ctx, async (server): Promise<LazyLoadData> => {
             const m = server.model.name;
             const gen = async (): Promise<number> => {
                 const r = await server.request("POST", "/api/generate", {model: m, prompt: "Hi", stream: false, options: {num_predict: 2}}, 300_000);
@@ -48,13 +46,11 @@ export const lazyLoadStep = defineStep<Record<string, never>>({
             const second = await gen();
             const st = await server.request("GET", "/runtime/status");
             const entry = Array.isArray(obj(st.body).models) ? (obj(st.body).models as unknown[]).map(obj).find((x) => x.name === m) : undefined;
-            data = {
+            return {
                 model: m, generated_test_model: server.generated, first_load_ms: Math.round(first), second_load_ms: Math.round(second * 1000) / 1000,
                 status_after: String(entry?.state ?? "unknown"), keep_loaded_default: cfg.keep_loaded_default, idle_unload_seconds: cfg.idle_unload_seconds
             };
-        } finally {
-            await server.close();
-        }
+        });
         const findings = [
             `first request: load_duration ${data.first_load_ms} ms`,
             `second request: load_duration ${data.second_load_ms} ms`,

@@ -1,6 +1,7 @@
 /** The models step: every model discoverable: scan models_dir and the other tools' stores, write registry/models_index.json. */
 import path from "node:path";
 import {externalSourcesFor} from "../../registry/external.js";
+import {readIndex} from "../../registry/index-file.js";
 import {scanModels} from "../../registry/scan.js";
 import type {ModelEntry} from "../../registry/types.js";
 import {defineStep, outcome} from "./contract.js";
@@ -28,6 +29,8 @@ export interface ModelsData {
     models: ModelRow[];
     scan_warnings: string[];
     external_sources: boolean;
+    /** The names the index served before this scan: the safety review keeps the copy that still holds one. */
+    previous_names: string[];
 }
 
 export function modelRow(m: ModelEntry): ModelRow {
@@ -37,13 +40,13 @@ export function modelRow(m: ModelEntry): ModelRow {
     };
 }
 
-export function summarizeModels(models: ModelEntry[], indexFile: string, modelsDir: string, warnings: string[], external: boolean): ModelsData {
+export function summarizeModels(models: ModelEntry[], indexFile: string, modelsDir: string, warnings: string[], external: boolean, previousNames: string[] = []): ModelsData {
     const bySource: Record<string, number> = {};
     for (const m of models) bySource[m.source] = (bySource[m.source] ?? 0) + 1;
     const invalid = models.filter((m) => m.status === "invalid").length;
     return {
         index_file: indexFile, models_dir: modelsDir, total: models.length, valid: models.length - invalid, invalid,
-        by_source: bySource, models: models.map(modelRow), scan_warnings: warnings, external_sources: external
+        by_source: bySource, models: models.map(modelRow), scan_warnings: warnings, external_sources: external, previous_names: previousNames
     };
 }
 
@@ -66,8 +69,10 @@ export const modelsStep = defineStep<{enabled: string[]}>({
     async apply(ctx) {
         const cfg = ctx.config();
         const external = externalSourcesFor(cfg, ctx.logger);
+        // Read before the scan rewrites the file: these are the names clients may already be using.
+        const previous = (await readIndex(cfg.paths.registry))?.models.filter((m) => m.status !== "invalid").map((m) => m.name) ?? [];
         const {index, stats, warnings} = await scanModels(cfg, {logger: ctx.logger, external, write: true});
-        const data = summarizeModels(index.models, cfg.paths.registry, cfg.paths.models, warnings, external != null);
+        const data = summarizeModels(index.models, cfg.paths.registry, cfg.paths.models, warnings, external != null, previous);
         const findings = [`${data.valid} usable model(s), ${data.invalid} invalid file(s)` +
             (Object.keys(data.by_source).length > 0 ? ` (${Object.entries(data.by_source).map(([s, n]) => `${s}: ${n}`).join(", ")})` : "")];
         for (const m of index.models.filter((x) => x.status === "invalid")) findings.push(`invalid: ${m.path}: ${m.reason ?? "not a usable GGUF"}`);

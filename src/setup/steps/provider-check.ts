@@ -1,7 +1,10 @@
 /**
- * The real provider, started in this process on a free loopback port, for the endpoints and lazy-load checks.
- * It serves the smallest usable installed model, or a generated test model (in a temporary folder, so the
- * user's models and index are untouched) when there is none.
+ * The real provider, started in this process on a free loopback port, for the endpoints, lazy-load and tests checks.
+ * It serves the installed models (the smallest usable one is the one the route checks use), or a generated test
+ * model (in a temporary folder, so the user's models and index are untouched) when there is none.
+ *
+ * Within a run, the steps share one check server while the configuration stays the same (a pool held by the run):
+ * each start scans the models again and each model loads in a fresh runner, which is most of these steps' time.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -28,7 +31,12 @@ export interface CheckServer {
     generated: boolean;
     /** Who serves /download/start: the server itself, setup (the downloads module mounted for the check), or nobody. */
     downloads: "server" | "mounted" | "absent";
-    request(method: "GET" | "POST", route: string, body?: unknown, timeoutMs?: number): Promise<HttpResult>;
+    /** `auth: "none"` sends no key, `"wrong"` a key that is not the configured one (the auth checks). */
+    request(method: "GET" | "POST", route: string, body?: unknown, timeoutMs?: number, auth?: "key" | "none" | "wrong"): Promise<HttpResult>;
+    /** The configuration the server runs with (port and index file are the check's own). */
+    config: ProviderConfig;
+    /** Every model the server lists, the generated test model included when it stands in. */
+    models(): ModelEntry[];
     close(): Promise<void>;
 }
 
@@ -74,6 +82,7 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
     await fs.promises.copyFile(base.paths.registry, registry).catch(() => undefined);
     const config: ProviderConfig = {...base, server_port: 0, server_host: "127.0.0.1", registry_file: registry, paths: {...base.paths, registry}};
     let generated = false;
+    let serving = config;
     let server: RunningServer;
     let downloads: CheckServer["downloads"];
     let model: ModelEntry | null;
@@ -85,7 +94,8 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
             const models = path.join(tmp, "models");
             const file = path.join(models, "zombiecoder-setup-test", "zombiecoder-setup-test-q8_0.gguf");
             await fs.promises.mkdir(path.dirname(file), {recursive: true});
-            await writeTestModel(file, {name: "ZombieCoder setup test model"});
+            // The name marks it as generated (see isGeneratedTestModel): no snippet ever names it as the user's model.
+            await writeTestModel(file, {name: "ZombieCoder Test setup check"});
             const testConfig: ProviderConfig = {
                 ...config,
                 models_dir: models,
@@ -93,6 +103,7 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
                 import_sources: {...config.import_sources, ollama: false, lmstudio: false, huggingface: false}
             };
             generated = true;
+            serving = testConfig;
             ({server, downloads} = await start(ctx, testConfig, false, opts.mountDownloads));
             model = pickSmallestModel(server.runtime.registry.models());
             if (!model) {
@@ -112,9 +123,12 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
         model: chosen,
         generated,
         downloads,
-        async request(method, route, body, timeoutMs = 120_000) {
+        config: serving,
+        models: () => running.runtime.registry.models(),
+        async request(method, route, body, timeoutMs = 120_000, auth = "key") {
             const headers: Record<string, string> = {};
-            if (key) headers["x-api-key"] = key;
+            if (key && auth === "key") headers["x-api-key"] = key;
+            if (auth === "wrong") headers["x-api-key"] = `${key ?? ""}-not-the-key`;
             if (body !== undefined) headers["content-type"] = "application/json";
             const t0 = performance.now();
             const res = await fetch(running.url + route, {
@@ -134,4 +148,39 @@ export async function startCheckServer(ctx: StepContext, opts: {mountDownloads: 
             await fs.promises.rm(tmp, {recursive: true, force: true}).catch(() => undefined);
         }
     };
+}
+
+/**
+ * The check servers of one run: the server of the last configuration asked for, started on first use and kept for
+ * the next step that asks with the same configuration; another configuration (the config step wrote the key)
+ * closes it and starts a new one. Whoever runs the machine closes the pool at the end (and before the launch).
+ */
+export class CheckServerPool {
+    private current: {key: string; server: CheckServer} | null = null;
+
+    async get(ctx: StepContext): Promise<CheckServer> {
+        const key = JSON.stringify(ctx.config());
+        if (this.current?.key === key) return this.current.server;
+        await this.close();
+        const server = await startCheckServer(ctx, {mountDownloads: true});
+        this.current = {key, server};
+        return server;
+    }
+
+    async close(): Promise<void> {
+        const c = this.current;
+        this.current = null;
+        await c?.server.close();
+    }
+}
+
+/** Runs `fn` with a check server: the run's pooled one, or one of its own, closed afterwards, without a pool. */
+export async function withCheckServer<T>(ctx: StepContext, fn: (server: CheckServer) => Promise<T>): Promise<T> {
+    if (ctx.checkServers) return fn(await ctx.checkServers.get(ctx));
+    const server = await startCheckServer(ctx, {mountDownloads: true});
+    try {
+        return await fn(server);
+    } finally {
+        await server.close();
+    }
 }

@@ -68,7 +68,13 @@ async function refuseNested(git: SetupGit, home: string): Promise<void> {
 
 function rulesFor(ctx: StepContext): IgnoreRule[] {
     const cfg = ctx.config();
-    return requiredIgnoreRules(ctx.home, {modelsDir: cfg.paths.models, logsDir: cfg.paths.logs, keyFile: keyFileOf(ctx)});
+    return requiredIgnoreRules(ctx.home, {modelsDir: cfg.paths.models, logsDir: cfg.paths.logs, keyFile: keyFileOf(ctx), registryFile: cfg.paths.registry});
+}
+
+/** The model index relative to the home when it lies inside it: git-ignored from now on, and no longer tracked. */
+function indexRelative(ctx: StepContext): string | null {
+    const r = rel(ctx.home, ctx.config().paths.registry);
+    return r.startsWith("../") || path.isAbsolute(r) ? null : r;
 }
 
 function foldersFor(ctx: StepContext): string[] {
@@ -102,7 +108,7 @@ function appendRules(home: string, rules: IgnoreRule[]): void {
     const text = readGitignore(home);
     const eol = text.includes("\r\n") ? "\r\n" : "\n";
     const lead = text === "" ? "" : text.endsWith("\n") ? eol : eol + eol;
-    const block = ["# Added by npm run setup: model weights, partial downloads, logs and the API key never enter git", ...rules.map((r) => r.pattern)];
+    const block = ["# Added by npm run setup: model weights, partial downloads, logs, the API key and the model index (a cache) never enter git", ...rules.map((r) => r.pattern)];
     fs.writeFileSync(file, text + lead + block.join(eol) + eol);
 }
 
@@ -135,6 +141,8 @@ export const repoStep = defineStep<RepoPlan>({
         summary.push(currentBranch === branch ? `stay on branch ${branch}` : `create or switch to branch ${branch}`);
         if (!identity.ok) summary.push("git has no identity: ask to set a repo-local one (git:identity)");
         if (trackedProtected.length > 0) summary.push(`warn: git already tracks ${trackedProtected.length} file(s) that should be ignored; none will be added`);
+        const index = indexRelative(ctx);
+        if (index && hasRepo && await ctx.git.isTracked(index)) summary.push(`stop tracking ${index} (git rm --cached: the file stays; it is a cache the provider rewrites)`);
 
         const approvals = identity.ok ? [] : [{
             id: "git:identity",
@@ -209,11 +217,23 @@ export const repoStep = defineStep<RepoPlan>({
             warnings.push(`git already tracks ${tracked.length} file(s) that should be ignored (${tracked.slice(0, 5).join(", ")}${tracked.length > 5 ? ", ..." : ""}); ` +
                 `setup never adds more. To stop tracking them: git rm --cached -- <file> and commit.`);
 
+        // An earlier setup committed the index; the running provider rewrites it, so it leaves git (the file stays).
+        const index = indexRelative(ctx);
+        let untracked = false;
+        if (index && await ctx.git.isTracked(index)) {
+            await ctx.git.untrack(index);
+            untracked = true;
+            findings.push(`stopped tracking ${index} (it stays on disk, git-ignored: the provider rewrites it with live statuses)`);
+        }
+
         let snapshot: CommitRecord | null = null;
         if (!(await ctx.git.hasCommits())) {
             snapshot = await ctx.git.commitAll(INITIAL_COMMIT_MESSAGE, {step: "repo", allowEmpty: true, protectedExtra: [keyRel]});
         } else if (await ctx.git.isDirty()) {
-            const body = added.length > 0 ? `Includes the .gitignore rules setup added: ${added.join(", ")}.` : undefined;
+            const body = [
+                added.length > 0 ? `Includes the .gitignore rules setup added: ${added.join(", ")}.` : null,
+                untracked ? `Stops tracking ${index}: a cache that every scan and provider start rewrites; MODEL_MIGRATION_SUMMARY.md is the committed record.` : null
+            ].filter((l): l is string => l != null).join("\n") || undefined;
             snapshot = await ctx.git.commitAll(SNAPSHOT_COMMIT_MESSAGE, {step: "repo", body, protectedExtra: [keyRel]});
         }
         if (snapshot) {

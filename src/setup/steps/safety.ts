@@ -4,6 +4,7 @@
  * models_dir are ever candidates: other tools' stores (Ollama, LM Studio, the HF cache) get advice, never deletion.
  */
 import path from "node:path";
+import {KEEP_RULE} from "../../audit/duplicates.js";
 import {buildSafeToDeleteList, deleteApproved, type SafeToDeleteCandidate, type SafeToDeleteReport} from "../../audit/index.js";
 import {isInside} from "../../download/names.js";
 import {readIndex} from "../../registry/index-file.js";
@@ -13,6 +14,7 @@ import {deleteApprovalId} from "../approvals.js";
 import {formatSize} from "../format.js";
 import type {ApprovalRequest, CommitRecord} from "../records.js";
 import {defineStep, outcome, StepError, type StepContext} from "./contract.js";
+import type {ModelsData} from "./models.js";
 import {keyFileRelative} from "./repo.js";
 
 export interface CandidateRow {
@@ -60,7 +62,10 @@ async function currentModels(ctx: StepContext): Promise<ModelEntry[]> {
 
 async function listing(ctx: StepContext): Promise<SafeToDeleteReport> {
     const cfg = ctx.config();
-    const report = await buildSafeToDeleteList(cfg, await currentModels(ctx), {logger: ctx.logger, signal: ctx.signal});
+    const previous = (ctx.steps.models?.data as ModelsData | null)?.previous_names;
+    const report = await buildSafeToDeleteList(cfg, await currentModels(ctx), {
+        logger: ctx.logger, signal: ctx.signal, existingNames: previous ? new Set(previous) : undefined
+    });
     // The audit already limits candidates to models_dir; setup checks again because deleting is irreversible.
     report.candidates = report.candidates.filter((c) => isInside(cfg.paths.models, c.path));
     return report;
@@ -78,6 +83,7 @@ export const safetyStep = defineStep<SafetyPrep>({
             return {
                 summary: [
                     "build the safe_to_delete list (duplicates by sha256, orphaned partial downloads, invalid GGUFs, unused projectors) in models_dir",
+                    `duplicates: ${KEEP_RULE}; the other copies are offered`,
                     "ask delete:<path> for each candidate (or delete:all); without an answer nothing is deleted",
                     "commit, then delete only the approved files; other tools' stores are never touched"
                 ],
@@ -90,14 +96,15 @@ export const safetyStep = defineStep<SafetyPrep>({
             size_bytes: c.size_bytes, mtime_ms: c.mtime_ms, detail: c.detail, kept: c.kept ? rel(ctx.home, c.kept.path) : null, answer: null, deleted: false
         }));
         const approvals: ApprovalRequest[] = candidates.map((c) => ({
-            id: c.approval_id, kind: "delete", path: c.path, size_bytes: c.size_bytes, reason: REASON_WORDS[c.reason],
+            id: c.approval_id, kind: "delete", path: c.path, size_bytes: c.size_bytes, reason: c.kept ? `${REASON_WORDS[c.reason]} of ${c.kept} (kept)` : REASON_WORDS[c.reason],
             title: `Delete ${c.path} (${REASON_WORDS[c.reason]}, ${formatSize(c.size_bytes)})`,
             details: `${c.path}  ${formatSize(c.size_bytes)}  ${REASON_WORDS[c.reason]}\n  ${c.detail}`
         }));
         const summary = candidates.length === 0
             ? ["no safe-to-delete candidates"]
             : [`${candidates.length} candidate(s), ${formatSize(report.reclaimable_bytes)} reclaimable; each needs delete:<path> or delete:all`,
-                ...candidates.map((c) => `  ${c.path}  ${formatSize(c.size_bytes)}  ${REASON_WORDS[c.reason]}`)];
+                ...candidates.map((c) => `  ${c.path}  ${formatSize(c.size_bytes)}  ${REASON_WORDS[c.reason]}${c.kept ? ` of ${c.kept} (kept)` : ""}`)];
+        if (candidates.some((c) => c.reason === "duplicate")) summary.push(`duplicates: ${KEEP_RULE}; the other copies are offered`);
         for (const a of report.advice) summary.push(`advice (not deleted by setup): ${a.path}: ${a.command}`);
         return {
             summary, approvals,

@@ -1,145 +1,105 @@
 /**
- * The tests step: run the configured test command (default: the project's `npm test`) and keep the results in
- * logs/test_results_<timestamp>.json: vitest's JSON report when there is one, plus a summary.
+ * The tests step. By default it runs the provider check suite (src/setup/checks/) against the provider as it was
+ * just configured, started in this process on a free port: a minute on two cores, about this machine and these
+ * models. With --full-tests, or a configured setup.test_command, it runs the project's development suite instead
+ * (test-command.ts). Either way the results are kept in logs/test_results_<timestamp>.json.
  */
 import fs from "node:fs";
 import path from "node:path";
-import {execa} from "execa";
-import {projectRoot} from "../../config/load.js";
-import {quotePosixArg} from "../../service/quote.js";
-import {execaRunner} from "../../service/runner.js";
-import {windowsKillTreeCommand} from "../../watchdog/process.js";
-import {validateReport} from "../schemas.js";
-import {defineStep, fileTimestamp, outcome, StepError} from "./contract.js";
-
-/**
- * `{results_json}` in setup.test_command stands for the path vitest should write its JSON report to. It becomes a
- * reference to RESULTS_ENV, never the path itself: a shell expands a variable inside double quotes as one word and
- * does not parse its value, so a home with quotes, `$` or backticks in its name cannot break or inject into it.
- */
-export const RESULTS_PLACEHOLDER = "{results_json}";
-/** Holds that path while the test command runs (a configured command may use it directly too). */
-export const RESULTS_ENV = "ZOMBIECODER_TEST_RESULTS_JSON";
-/** After a cancel, how long the test command's process gets to exit before its whole tree is killed. */
-const CANCEL_GRACE_MS = 2000;
-
-const DEFAULT_TIMEOUT_MS = 60 * 60_000;
-const OUTPUT_TAIL = 8000;
+import type {ProviderConfig} from "../../config/load.js";
+import {readIndex} from "../../registry/index-file.js";
+import type {ModelEntry} from "../../registry/types.js";
+import {modelsToCheck} from "../checks/models.js";
+import {runProviderChecks} from "../checks/suite.js";
+import {checkLine} from "../checks/types.js";
+import {defineStep, fileTimestamp, outcome, StepError, type StepContext} from "./contract.js";
+import {withCheckServer} from "./provider-check.js";
+import {defaultTestCommand, runTestCommand} from "./test-command.js";
+import {writeTestResults, type TestResultsFile, type TestsData} from "./test-results.js";
 
 interface TestsPrep {
     command: string;
     configured: boolean;
 }
 
-export interface TestSummary {
-    total: number;
-    passed: number;
-    failed: number;
-    skipped: number;
-    suites_failed: number;
-    success: boolean;
-}
+/** What the results file names as the command of the provider checks. */
+export const CHECKS_COMMAND = "provider checks (built in; npm run setup -- --full-tests runs the development suite)";
 
-export interface TestResultsFile {
-    version: 1;
-    command: string;
-    cwd: string;
-    started_at: string;
-    finished_at: string;
-    duration_ms: number;
-    exit_code: number | null;
-    timed_out: boolean;
-    passed: boolean;
-    summary: TestSummary | null;
-    failed_tests: string[];
-    output_tail: string;
-    vitest: unknown;
-}
+/** The development suite takes 3 to 4 minutes on two cores. */
+const FULL_SUITE_SECONDS = 240;
 
-export interface TestsData {
-    results_file: string;
-    command: string;
-    exit_code: number | null;
-    passed: boolean;
-    summary: TestSummary | null;
-    duration_ms: number;
-}
-
-/** The project's own suite, with vitest's JSON reporter added next to the default one: a program and its arguments, no shell. */
-export function defaultTestCommand(jsonFile: string): {file: string; args: string[]} {
-    return {file: "npm", args: ["test", "--", "--reporter=default", "--reporter=json", `--outputFile.json=${jsonFile}`]};
-}
-
-/** A configured command for the shell: `{results_json}` becomes a quoted reference to RESULTS_ENV (cmd.exe or sh syntax). */
-export function configuredShellCommand(command: string, platform: NodeJS.Platform = process.platform): string {
-    const ref = platform === "win32" ? `"%${RESULTS_ENV}%"` : `"$${RESULTS_ENV}"`;
-    return command.split(RESULTS_PLACEHOLDER).join(ref);
-}
-
-/** Whether any process of the group led by `pgid` is left (EPERM: one is, owned by someone else). */
-function groupAlive(pgid: number): boolean {
-    try {
-        process.kill(-pgid, 0);
-        return true;
-    } catch (err) {
-        return (err as NodeJS.ErrnoException).code === "EPERM";
-    }
+/** Whether this run's tests step runs a command (the development suite) rather than the provider checks. */
+export function runsCommand(ctx: Pick<StepContext, "config" | "run">): boolean {
+    const configured = ctx.config().setup.test_command;
+    return ctx.run.options.full_tests === true || (configured != null && configured.trim() !== "");
 }
 
 /**
- * Ends the test command and everything it started. POSIX: SIGTERM to its process group (npm, vitest and its workers
- * can clean up), SIGKILL to what is left after the grace. Windows: `taskkill /T /F`, which follows the process tree.
+ * Seconds the checks should take on two cores: a server start, the routes on the smallest model, and per model a
+ * runner start, reading the file, and a short chat whose speed is bounded by how fast the weights stream from memory.
  */
-export async function killProcessTree(pid: number, graceMs = CANCEL_GRACE_MS, platform: NodeJS.Platform = process.platform): Promise<void> {
-    if (platform === "win32") {
-        const {file, args} = windowsKillTreeCommand(pid);
-        await execaRunner(file, args, {timeoutMs: 30_000});
-        return;
-    }
+export function estimateCheckSeconds(sizes: readonly number[]): number {
+    const perModel = (bytes: number): number => 3 + bytes / 250e6 + 10 / Math.min(100, Math.max(0.5, 1e10 / Math.max(1, bytes)));
+    const routes = sizes.length > 0 ? 30 / Math.min(100, 1e10 / Math.max(1, Math.min(...sizes))) : 3;
+    return 3 + 2 + routes + (sizes.length > 0 ? sizes.reduce((n, b) => n + perModel(b), 0) : perModel(200_000));
+}
+
+/** GGUF sizes under models_dir, for a plan made before any index exists (reads the folder only). */
+function ggufSizes(dir: string): number[] {
     try {
-        process.kill(-pid, "SIGTERM");
+        return (fs.readdirSync(dir, {recursive: true, withFileTypes: true}) as fs.Dirent[])
+            .filter((e) => e.isFile() && /\.gguf$/i.test(e.name) && !/^mmproj/i.test(e.name))
+            .map((e) => fs.statSync(path.join(e.parentPath ?? dir, e.name)).size);
     } catch {
-        return; // the group is gone already
-    }
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && groupAlive(pid)) await new Promise((r) => setTimeout(r, 50));
-    try {
-        process.kill(-pid, "SIGKILL");
-    } catch {
-        // everyone left in time
+        return [];
     }
 }
 
-function display(file: string, args: readonly string[]): string {
-    return [file, ...args].map(quotePosixArg).join(" ");
-}
-
-function obj(v: unknown): Record<string, unknown> {
-    return v != null && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : {};
-}
-
-function num(v: unknown): number {
-    return typeof v === "number" && Number.isFinite(v) ? v : 0;
-}
-
-export function summarizeVitest(report: unknown): {summary: TestSummary; failed: string[]} | null {
-    const r = obj(report);
-    if (typeof r.numTotalTests !== "number") return null;
-    const failed: string[] = [];
-    for (const file of Array.isArray(r.testResults) ? r.testResults : []) {
-        const f = obj(file);
-        for (const a of Array.isArray(f.assertionResults) ? f.assertionResults : []) {
-            const t = obj(a);
-            if (t.status === "failed") failed.push(`${path.basename(String(f.name ?? ""))}: ${String(t.fullName ?? t.title ?? "?")}`);
-        }
+async function planChecks(cfg: ProviderConfig): Promise<{summary: string[]; seconds: number}> {
+    const index = await readIndex(cfg.paths.registry);
+    const summary = [
+        "start the provider as configured on a free 127.0.0.1 port",
+        "check the API key (no key: 401, a wrong key: 401, the key: 200) and every route editors use, with the smallest chat model",
+        "each model: it loads, answers a short chat (tokens per second from its own counts) and stays resident; then one fill-in-the-middle request, and each upstream"
+    ];
+    if (!index) {
+        const sizes = ggufSizes(cfg.paths.models);
+        summary.push(sizes.length > 0 ? `check the ${sizes.length} model file(s) in models_dir, and whatever else the models step finds` : "no model yet: a generated test model stands in");
+        return {summary, seconds: estimateCheckSeconds(sizes)};
     }
-    return {
-        summary: {
-            total: num(r.numTotalTests), passed: num(r.numPassedTests), failed: num(r.numFailedTests),
-            skipped: num(r.numPendingTests) + num(r.numTodoTests), suites_failed: num(r.numFailedTestSuites), success: r.success === true
-        },
-        failed
+    const pick = modelsToCheck(index.models, cfg);
+    for (const m of pick.check) summary.push(`  check ${m.name} (${(m.size_bytes / 1e6).toFixed(m.size_bytes < 1e7 ? 1 : 0)} MB)`);
+    for (const s of pick.skipped) summary.push(`  not loaded: ${s.model.name}: ${s.why}`);
+    if (pick.check.length === 0) summary.push("no model to check: a generated test model stands in");
+    return {summary, seconds: estimateCheckSeconds(pick.check.map((m: ModelEntry) => m.size_bytes))};
+}
+
+async function runChecks(ctx: StepContext) {
+    const cfg = ctx.config();
+    const started = new Date();
+    const resultsFile = path.join(cfg.paths.logs, `test_results_${fileTimestamp(started)}.json`);
+    const suite = await withCheckServer(ctx, (server) => runProviderChecks(server));
+    const lines = suite.results.map(checkLine);
+    const failed = suite.results.filter((r) => !r.ok && !r.skipped);
+    const passed = failed.length === 0;
+    const file: TestResultsFile = {
+        version: 1, command: CHECKS_COMMAND, cwd: ctx.home, started_at: started.toISOString(), finished_at: new Date().toISOString(),
+        duration_ms: suite.duration_ms, exit_code: null, timed_out: false, passed,
+        summary: {...suite.summary, suites_failed: 0, success: passed}, failed_tests: failed.map((r) => r.title),
+        output_tail: lines.join("\n"), vitest: null, suite: "provider_checks", checks: suite.results
     };
+    writeTestResults(resultsFile, file);
+    const speeds = suite.results.filter((r) => r.tokens_per_second != null).map((r) => `${r.model}: ${r.tokens_per_second} tokens/s`);
+    const counts = `${suite.summary.passed}/${suite.summary.total} checks passed, ${suite.summary.failed} failed, ${suite.summary.skipped} skipped; ` +
+        `${suite.models_checked.length} model(s) loaded${speeds.length > 0 ? ` (${speeds.join(", ")})` : ""}`;
+    const data: TestsData & {models_checked: string[]; models_skipped: typeof suite.models_skipped; generated_only: boolean} = {
+        results_file: resultsFile, command: CHECKS_COMMAND, exit_code: null, passed, summary: file.summary, duration_ms: suite.duration_ms,
+        suite: "provider_checks", models_checked: suite.models_checked, models_skipped: suite.models_skipped, generated_only: suite.generated_only
+    };
+    const findings = [`${counts}; results in ${path.relative(ctx.home, resultsFile) || resultsFile}`, ...lines];
+    const warnings = suite.generated_only ? ["only generated test models were checked: no model of yours is installed (npm run pull, or copy .gguf files into models_dir)"] : [];
+    if (!passed) throw new StepError(`provider checks failed (${counts}); see ${resultsFile}\n${lines.filter((l) => l.startsWith("FAIL")).join("\n")}`, {data: {...data}, findings});
+    return outcome("done", counts, {findings, warnings, data: {...data}});
 }
 
 export const testsStep = defineStep<TestsPrep>({
@@ -147,86 +107,21 @@ export const testsStep = defineStep<TestsPrep>({
 
     async prepare(ctx) {
         const cfg = ctx.config();
-        const configured = cfg.setup.test_command != null && cfg.setup.test_command.trim() !== "";
-        const def = defaultTestCommand("<logs>/test_results_<timestamp>.vitest.json");
-        const command = configured ? cfg.setup.test_command! : display(def.file, def.args);
-        return {
-            summary: [`run \`${command}\` in ${projectRoot}`, `save ${path.join(path.relative(ctx.home, cfg.paths.logs) || cfg.paths.logs, "test_results_<timestamp>.json")}`],
-            approvals: [],
-            data: {command, configured}
-        };
+        const logs = path.join(path.relative(ctx.home, cfg.paths.logs) || cfg.paths.logs, "test_results_<timestamp>.json");
+        if (runsCommand(ctx)) {
+            const configured = cfg.setup.test_command != null && cfg.setup.test_command.trim() !== "";
+            const def = defaultTestCommand("<logs>/test_results_<timestamp>.vitest.json");
+            const command = configured ? cfg.setup.test_command! : [def.file, ...def.args].join(" ");
+            return {
+                summary: [`run the development suite: \`${command}\`${configured ? " (setup.test_command)" : " (--full-tests)"}`, `save ${logs}`],
+                approvals: [], data: {command, configured}, expectedSeconds: FULL_SUITE_SECONDS
+            };
+        }
+        const plan = await planChecks(cfg);
+        return {summary: [...plan.summary, `save ${logs}`], approvals: [], data: {command: CHECKS_COMMAND, configured: false}, expectedSeconds: plan.seconds};
     },
 
     async apply(ctx) {
-        const cfg = ctx.config();
-        const started = new Date();
-        const stamp = fileTimestamp(started);
-        fs.mkdirSync(cfg.paths.logs, {recursive: true});
-        const resultsFile = path.join(cfg.paths.logs, `test_results_${stamp}.json`);
-        const vitestFile = path.join(cfg.paths.logs, `test_results_${stamp}.vitest.json`);
-        const configured = cfg.setup.test_command;
-        // The user's string needs a shell (it is a command line); the default needs none, so it gets none.
-        const shell = configured != null && configured.trim() !== "";
-        const def = defaultTestCommand(vitestFile);
-        const command = shell ? configured : display(def.file, def.args);
-
-        const t0 = performance.now();
-        const options = {
-            cwd: projectRoot, env: {...ctx.env, FORCE_COLOR: "0", [RESULTS_ENV]: vitestFile}, extendEnv: false, all: true, reject: false,
-            stdin: "ignore", windowsHide: true,
-            // Its own process group on POSIX, so that a cancel or a timeout can end the whole tree (npm, vitest, its
-            // workers) and not only the shell; Windows kills trees with taskkill /T instead (detached opens a console there).
-            detached: process.platform !== "win32"
-        } as const;
-        const sub = shell ? execa(configuredShellCommand(configured), {...options, shell: true}) : execa(def.file, def.args, options);
-        let stopped: "cancelled" | "timed out" | null = null;
-        let killed: Promise<void> | null = null;
-        const stop = (why: "cancelled" | "timed out"): void => {
-            if (stopped || sub.pid == null) return;
-            stopped = why;
-            killed = killProcessTree(sub.pid);
-        };
-        const onAbort = (): void => stop("cancelled");
-        if (ctx.signal.aborted) onAbort();
-        else ctx.signal.addEventListener("abort", onAbort, {once: true});
-        const timer = setTimeout(() => stop("timed out"), DEFAULT_TIMEOUT_MS);
-        let r: Awaited<typeof sub>;
-        try {
-            r = await sub;
-        } finally {
-            clearTimeout(timer);
-            ctx.signal.removeEventListener("abort", onAbort);
-        }
-        // The shell may exit at once while what it started lives on in the group: wait until the group is gone too.
-        if (killed) await killed;
-        if (stopped === "cancelled") throw new StepError(`the test command was cancelled (${command}); its processes were stopped`);
-        const duration = Math.round(performance.now() - t0);
-        let vitest: unknown = null;
-        try {
-            vitest = JSON.parse(fs.readFileSync(vitestFile, "utf8"));
-            fs.rmSync(vitestFile, {force: true});
-        } catch {
-            // the command wrote no vitest JSON report: the summary then rests on the exit code alone
-        }
-        const parsed = summarizeVitest(vitest);
-        const exitCode = typeof r.exitCode === "number" ? r.exitCode : null;
-        const passed = exitCode === 0 && (parsed ? parsed.summary.success !== false || parsed.summary.failed === 0 : true);
-        const all = String(r.all ?? "");
-        const file: TestResultsFile = {
-            version: 1, command, cwd: projectRoot, started_at: started.toISOString(), finished_at: new Date().toISOString(), duration_ms: duration,
-            exit_code: exitCode, timed_out: stopped === "timed out", passed, summary: parsed?.summary ?? null, failed_tests: parsed?.failed ?? [],
-            output_tail: all.slice(-OUTPUT_TAIL), vitest
-        };
-        validateReport("setup_test_results.schema.json", file);
-        fs.writeFileSync(resultsFile, `${JSON.stringify(file, null, 2)}\n`);
-
-        const data: TestsData = {results_file: resultsFile, command, exit_code: exitCode, passed, summary: file.summary, duration_ms: duration};
-        const counts = parsed ? `${parsed.summary.passed}/${parsed.summary.total} passed, ${parsed.summary.failed} failed, ${parsed.summary.skipped} skipped` : `exit code ${String(exitCode)}`;
-        const findings = [`${counts}; results in ${path.relative(ctx.home, resultsFile) || resultsFile}`, ...file.failed_tests.slice(0, 20).map((t) => `failed: ${t}`)];
-        if (!passed) {
-            const why = stopped === "timed out" ? `timed out after ${DEFAULT_TIMEOUT_MS / 60_000} minutes` : counts;
-            throw new StepError(`tests failed (${why}); see ${resultsFile}\n${all.slice(-1500)}`, {data: {...data}, findings});
-        }
-        return outcome("done", counts, {findings, data: {...data}});
+        return runsCommand(ctx) ? runTestCommand(ctx) : runChecks(ctx);
     }
 });

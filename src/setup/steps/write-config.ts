@@ -8,6 +8,9 @@ import path from "node:path";
 import {randomBytes} from "node:crypto";
 import {ENV, loadConfig} from "../../config/load.js";
 import {defaultConfigFile, SEED_DEFAULT_API_KEY} from "../../config/schema.js";
+import {readIndex} from "../../registry/index-file.js";
+import {chooseBestModel} from "../best-model.js";
+import {lineDiff} from "../diff.js";
 import {editorSnippets} from "./editor-snippets.js";
 import {DEFAULT_KEY_FILE} from "./repo.js";
 import {configFilePath, readRawConfig} from "./setup-config.js";
@@ -79,41 +82,6 @@ export function desiredConfig(home: string, raw: Json | null): {content: Json; c
     return {content, changes};
 }
 
-/** A line diff (longest common subsequence); configs are small. */
-export function lineDiff(before: string, after: string): string {
-    const a = before.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n");
-    const b = after.replace(/\n$/, "").split("\n");
-    const dp: number[][] = Array.from({length: a.length + 1}, () => new Array<number>(b.length + 1).fill(0));
-    for (let i = a.length - 1; i >= 0; i--)
-        for (let j = b.length - 1; j >= 0; j--)
-            dp[i]![j] = a[i] === b[j] ? dp[i + 1]![j + 1]! + 1 : Math.max(dp[i + 1]![j]!, dp[i]![j + 1]!);
-    const out: string[] = [];
-    let i = 0;
-    let j = 0;
-    while (i < a.length || j < b.length) {
-        if (i < a.length && j < b.length && a[i] === b[j]) {
-            out.push(`  ${a[i]}`);
-            i++;
-            j++;
-        } else if (i < a.length && (j >= b.length || dp[i + 1]![j]! >= dp[i]![j + 1]!)) out.push(`- ${a[i++]}`);
-        else out.push(`+ ${b[j++]}`);
-    }
-    // Only the changed lines with two lines of context, as a reviewer wants it.
-    const keep = new Set<number>();
-    out.forEach((l, k) => {
-        if (!l.startsWith("  ")) for (let c = k - 2; c <= k + 2; c++) keep.add(c);
-    });
-    const shown: string[] = [];
-    let last = -1;
-    for (let k = 0; k < out.length; k++) {
-        if (!keep.has(k)) continue;
-        if (last >= 0 && k > last + 1) shown.push("  ...");
-        shown.push(out[k]!);
-        last = k;
-    }
-    return shown.join("\n");
-}
-
 export function redactSecrets(text: string): string {
     return text.replace(SECRET_KEYS, (_m, k: string) => `"${k}": "[redacted]"`);
 }
@@ -157,12 +125,11 @@ async function ensureKeyIgnored(ctx: StepContext, keyFile: string): Promise<stri
     return r;
 }
 
-/** A model the snippets can name: the one the endpoints step checked, else the first usable one the models step found. */
-function firstModel(ctx: StepContext): string | null {
-    const ep = ctx.steps.endpoints?.data as {model?: string; generated_test_model?: boolean} | null;
-    if (ep?.model && !ep.generated_test_model) return ep.model;
-    const models = (ctx.steps.models?.data as {models?: Array<{name: string; status: string}>} | null)?.models ?? [];
-    return models.find((m) => m.status !== "invalid")?.name ?? null;
+/** The model the snippets name: the best installed chat model (see chooseBestModel), read from the index the models step wrote. */
+async function snippetModel(ctx: StepContext): Promise<string | null> {
+    const cfg = ctx.config();
+    const models = (await readIndex(cfg.paths.registry))?.models ?? [];
+    return chooseBestModel(models, cfg).model?.name ?? null;
 }
 
 export const configStep = defineStep<ConfigPlan>({
@@ -236,7 +203,7 @@ export const configStep = defineStep<ConfigPlan>({
                 `Your API key (shown once; it is stored in ${keyFile}):`,
                 `  ${key}`,
                 "",
-                editorSnippets({baseUrl: `http://${host.includes(":") ? `[${host}]` : host}:${cfg.server_port}`, key, model: firstModel(ctx) ?? "<model name from npm run scan>"}),
+                editorSnippets({baseUrl: `http://${host.includes(":") ? `[${host}]` : host}:${cfg.server_port}`, key, model: (await snippetModel(ctx)) ?? "<model name from npm run scan>"}),
                 ""
             ].join("\n"));
         } else if (keyFile) {

@@ -1,14 +1,19 @@
-/** The reports step: refresh the index, write MODEL_MIGRATION_SUMMARY.md (committed) and logs/provider_setup_report.json. */
+/**
+ * The reports step: refresh the index (git-ignored: a cache), write MODEL_MIGRATION_SUMMARY.md, the stable record of
+ * the models that is committed, and logs/provider_setup_report.json.
+ */
 import fs from "node:fs";
 import path from "node:path";
 import {externalSourcesFor} from "../../registry/external.js";
 import {scanModels} from "../../registry/scan.js";
+import {chooseBestModel} from "../best-model.js";
 import {providerBaseUrl} from "../provider-url.js";
 import type {CommitRecord, SetupContext} from "../records.js";
 import {buildSetupReport, renderMigrationSummary, reportPaths, writeReportFile} from "../run-report.js";
 import {defineStep, outcome} from "./contract.js";
 import {summarizeModels, type ModelsData} from "./models.js";
 import {keyFileRelative} from "./repo.js";
+import type {SafetyData} from "./safety.js";
 import {configFilePath} from "./setup-config.js";
 
 export interface ReportsData {
@@ -26,7 +31,7 @@ export const reportsStep = defineStep<Record<string, never>>({
         const cfg = ctx.config();
         const p = reportPaths(ctx.home, cfg.paths.logs);
         const r = (f: string): string => path.relative(ctx.home, f) || f;
-        return {summary: [`refresh ${r(cfg.paths.registry)}`, `write ${r(p.summary)} (committed)`, `write ${r(p.report)} (git-ignored)`], approvals: [], data: {}};
+        return {summary: [`refresh ${r(cfg.paths.registry)} (git-ignored)`, `write ${r(p.summary)} (committed)`, `write ${r(p.report)} (git-ignored)`], approvals: [], data: {}};
     },
 
     async apply(ctx) {
@@ -41,11 +46,15 @@ export const reportsStep = defineStep<Record<string, never>>({
         const ms = self.started_at ? Math.max(0, Date.parse(now) - Date.parse(self.started_at)) : null;
         const asDone: SetupContext = {...ctx.run, steps: {...ctx.run.steps, reports: {...self, status: "done", finished_at: now, duration_ms: ms, summary: "reports written"}}};
         const report = buildSetupReport(asDone, {configFile, models});
-        fs.writeFileSync(files.summary, renderMigrationSummary(report, {baseUrl: providerBaseUrl(cfg.server_host, cfg.server_port)}));
+        const copies = new Set(((ctx.steps.safety?.data as SafetyData | null)?.duplicates ?? []).flatMap((d) => d.copies));
+        const best = chooseBestModel(index.models, cfg, copies);
+        fs.writeFileSync(files.summary, renderMigrationSummary(report, {
+            baseUrl: providerBaseUrl(cfg.server_host, cfg.server_port), model: best.model ? {name: best.model.name, why: best.why} : null
+        }));
         const commits: CommitRecord[] = [];
         if (ctx.git.hasRepo()) {
             // The key file is protected here as in every other commit: a .gitignore edited after the repo step must not let it in.
-            const c = await ctx.git.commitAll("setup: provider setup reports (MODEL_MIGRATION_SUMMARY.md, registry/models_index.json)", {step: "reports", protectedExtra: [keyFileRelative(ctx)]});
+            const c = await ctx.git.commitAll("setup: provider setup reports (MODEL_MIGRATION_SUMMARY.md)", {step: "reports", protectedExtra: [keyFileRelative(ctx)]});
             if (c) commits.push(c);
         }
         writeReportFile(files.report, {...report, commits: [...report.commits, ...commits]});
