@@ -2,7 +2,7 @@ import os from "node:os";
 import {randomBytes} from "node:crypto";
 import {
     getLlama, LlamaChat, LlamaLogLevel,
-    type ChatHistoryItem, type ChatModelFunctions, type Llama, type LlamaContext, type LlamaContextSequence,
+    type ChatHistoryItem, type ChatModelFunctions, type ChatWrapper, type Llama, type LlamaContext, type LlamaContextSequence,
     type LlamaEmbeddingContext, type LlamaGrammar, type LlamaModel, type Token
 } from "node-llama-cpp";
 import {badRequest, cancelled, ProviderError} from "../runtime/errors.js";
@@ -10,13 +10,18 @@ import {evaluationPriorityOf} from "../runtime/latency.js";
 import type {
     ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerStatus, ToolCall
 } from "../runtime/protocol.js";
+import {AnswerStream} from "./answer-stream.js";
 import {GrammarCache} from "./grammars.js";
 import {forceFunctionCall, forcedFunctions, toChatHistory, toFunctions} from "./history.js";
 import {GenerationMeter} from "./meter.js";
 import {prefill} from "./prefill.js";
 import {SequencePool, type Sequence} from "./sequences.js";
+import {ChatWrappers, hasThoughtSegments} from "./wrappers.js";
+import {xmlCallOpening} from "./xml-tools-wrapper.js";
 
 type Emit = (event: GenerationEvent) => void;
+/** Where the runner's own warnings go (the server's log, through the runner's IPC channel). */
+export type RunnerLog = (level: "debug" | "info" | "warn" | "error", msg: string, data?: Record<string, unknown>) => void;
 type MeterState = ReturnType<LlamaContextSequence["tokenMeter"]["getState"]>;
 
 /**
@@ -55,6 +60,14 @@ function toToolCalls(calls: readonly ReturnedCall[]): ToolCall[] {
     return calls.map((c) => ({id: callId(), name: c.functionName, arguments: (c.params ?? {}) as Record<string, unknown>}));
 }
 
+/** `history` with the model's answer begun by `opening` (a forced call's first words), continuing the last answer if it is one. */
+function withAnswerStart(history: ChatHistoryItem[], opening: string | undefined): ChatHistoryItem[] {
+    if (opening == null) return history;
+    const last = history.at(-1);
+    if (last?.type === "model") return [...history.slice(0, -1), {type: "model", response: [...last.response, opening]}];
+    return [...history, {type: "model", response: [opening]}];
+}
+
 /**
  * Hosts one model in one runner process: a context with `parallel` sequences; each request runs on the free
  * sequence that shares the longest prefix with its prompt.
@@ -65,8 +78,11 @@ export class Engine {
     private context!: LlamaContext;
     private pool!: SequencePool;
     private grammars!: GrammarCache;
+    private wrappers!: ChatWrappers;
     private embeddingContext: Promise<LlamaEmbeddingContext> | null = null;
     private threads = 1;
+
+    constructor(private readonly log: RunnerLog = () => undefined) {}
 
     async load(spec: LoadSpec): Promise<LoadedInfo> {
         const t0 = performance.now();
@@ -92,7 +108,8 @@ export class Engine {
             // GPU backends gain from it, so they keep llama.cpp's choice (documentation/performance.md)
             flashAttention: this.llama.gpu === false ? false : "auto"
         });
-        this.pool = new SequencePool(this.context, spec.parallel);
+        this.wrappers = new ChatWrappers(this.model);
+        this.pool = new SequencePool(this.context, spec.parallel, this.wrappers.base);
         this.grammars = new GrammarCache(this.llama);
         const infill = this.model.tokens.infill.prefix != null && this.model.tokens.infill.suffix != null;
         return {
@@ -104,7 +121,7 @@ export class Engine {
             loadMs: performance.now() - t0,
             infill,
             embeddingLength: this.model.embeddingVectorSize,
-            chatWrapper: this.pool.all[0]!.chat.chatWrapper.wrapperName,
+            chatWrapper: this.wrappers.base.wrapperName,
             gpu: this.llama.gpu
         };
     }
@@ -167,17 +184,27 @@ export class Engine {
         }
     }
 
-    /** The prompt LlamaChat will evaluate for `history` (it appends the model's empty answer), oldest turns dropped until it fits. */
-    private fitHistory(history: ChatHistoryItem[], functions: ChatModelFunctions | undefined): {history: ChatHistoryItem[]; tokens: Token[]} {
-        const wrapper = this.pool.all[0]!.chat.chatWrapper;
+    /**
+     * The prompt LlamaChat will evaluate for `history` (it appends the model's empty answer). One that does not fit
+     * the context is refused with both counts ("refuse"), or loses its oldest turns until it fits ("truncate":
+     * never the system prompt, the tool definitions or the last message); "count" only measures it.
+     */
+    private fitHistory(history: ChatHistoryItem[], functions: ChatModelFunctions | undefined, mode: "refuse" | "truncate" | "count",
+        wrapper: ChatWrapper = this.wrappers.base): {history: ChatHistoryItem[]; tokens: Token[]; dropped: number} {
         const render = (h: ChatHistoryItem[]) => wrapper.generateContextState({
             chatHistory: h.at(-1)?.type === "model" ? h : [...h, {type: "model", response: []}],
             availableFunctions: functions,
             documentFunctionParams: true
         }).contextText.tokenize(this.model.tokenizer);
         let tokens = render(history);
-        // like Ollama's truncate: drop the oldest turns (never the system prompt or the last message) until it fits
+        const full = tokens.length;
         const limit = this.context.contextSize - 1;
+        if (mode === "count") return {history, tokens, dropped: 0};
+        if (mode === "refuse" && full >= limit)
+            throw new ProviderError("bad_request", `this model's context holds ${this.context.contextSize} tokens, but the prompt is ${full} tokens ` +
+                "(room for at least one generated token is needed); shorten the conversation, raise context_size for this model, or ask for truncation",
+            {code: "context_length_exceeded", param: "messages"});
+        // like Ollama's truncate: drop the oldest turns (never the system prompt or the last message) until it fits
         let h = history;
         while (tokens.length >= limit) {
             const idx = h.findIndex((item, i) => item.type !== "system" && i < h.length - 1);
@@ -185,18 +212,26 @@ export class Engine {
             h = [...h.slice(0, idx), ...h.slice(idx + 1)];
             tokens = render(h);
         }
-        return {history: h, tokens};
+        return {history: h, tokens, dropped: full - tokens.length};
     }
 
     private async generateChat(id: number, req: GenerateRequest, emit: Emit, signal: AbortSignal,
         grammar: LlamaGrammar | undefined, functions: ChatModelFunctions | undefined, forced: ChatModelFunctions | null): Promise<void> {
-        const {history, tokens} = this.fitHistory(toChatHistory(req.messages ?? []), functions);
+        // the wrapper for this request's reasoning settings and tools; XML-style tools are read from the answer text
+        const plan = this.wrappers.plan(req, functions ? req.tools : undefined);
+        const native = plan.textToolCalls ? undefined : functions;
+        const opening = plan.textToolCalls && forced ? xmlCallOpening(req.tool_choice) : undefined;
+        const fitted = this.fitHistory(withAnswerStart(toChatHistory(req.messages ?? [], {thoughts: hasThoughtSegments(plan.wrapper)}), opening),
+            native, req.truncate === true ? "truncate" : "refuse", plan.wrapper);
+        const {history, tokens, dropped} = fitted;
         const maxTokens = this.maxTokens(req, tokens.length);
         const seq = await this.pool.take(id, tokens, signal);
         // a forced call needs a wrapper that starts the answer with the call prefix; the prompt stays the same
-        const chat = forced && functions
-            ? new LlamaChat({contextSequence: seq.sequence, chatWrapper: forceFunctionCall(seq.chat.chatWrapper, functions), autoDisposeSequence: false})
-            : seq.chat;
+        const chat = new LlamaChat({
+            contextSequence: seq.sequence,
+            chatWrapper: forced && native ? forceFunctionCall(plan.wrapper, native) : plan.wrapper,
+            autoDisposeSequence: false
+        });
         try {
             const before = seq.sequence.tokenMeter.getState();
             const meter = new GenerationMeter(id, emit, this.model);
@@ -204,9 +239,20 @@ export class Engine {
             // calls completed so far, kept in case the context runs out before generateResponse can return them
             const completed: ReturnedCall[] = [];
             const parallel = req.parallelToolCalls === false || typeof req.tool_choice === "object" ? 1 : MAX_PARALLEL_TOOL_CALLS;
+            // calls read from the text stop the generation once the limit is reached, as function calling does
+            const limit = new AbortController();
+            const answer = new AnswerStream({
+                id, meter, emit,
+                hideThoughts: plan.hideThoughts,
+                textTools: functions && req.tools
+                    ? {definitions: req.tools, maxCalls: parallel, onLimit: () => limit.abort(), prefill: opening}
+                    : undefined,
+                warn: (msg, data) => this.log("warn", msg, data),
+                newCallId: callId
+            });
             // grammar and functions are exclusive in node-llama-cpp's types (checked above), so pass one shape or the other
-            const constraint = functions
-                ? {functions: forced ?? functions, documentFunctionParams: true, maxParallelFunctionCalls: parallel, onFunctionCall: (c: ReturnedCall) => completed.push(c)}
+            const constraint = native
+                ? {functions: forced ?? native, documentFunctionParams: true, maxParallelFunctionCalls: parallel, onFunctionCall: (c: ReturnedCall) => completed.push(c)}
                 : {grammar};
             let calls: ToolCall[];
             let doneReason: GenerationStats["done_reason"];
@@ -214,9 +260,14 @@ export class Engine {
             try {
                 const res = await chat.generateResponse(history, {
                     ...this.sampling(req, meter),
+                    // chat text arrives through onResponseChunk, thought segments included
+                    onToken: undefined,
+                    onTextChunk: undefined,
+                    onResponseChunk: answer.onResponseChunk,
+                    budgets: {thoughtTokens: plan.thoughtBudget},
                     maxTokens,
                     ...(constraint as {grammar?: undefined}),
-                    signal
+                    signal: AbortSignal.any([signal, limit.signal])
                 });
                 calls = toToolCalls((res as {functionCalls?: ReturnedCall[]}).functionCalls ?? []);
                 doneReason = res.metadata.stopReason === "maxTokens" ? "length" : "stop";
@@ -227,13 +278,17 @@ export class Engine {
                 calls = toToolCalls(completed);
                 doneReason = "length";
             }
+            answer.finish();
             // finished calls are what the client acts on, even when the limit cut a further one short
-            if (calls.length > 0) doneReason = "tool_calls";
+            if (calls.length > 0 || answer.textCalls.length > 0) doneReason = "tool_calls";
             meter.finish();
             if (calls.length > 0) emit({type: "tool_calls", id, calls});
-            emit({type: "done", id, stats: {...this.stats(seq, before, tokens.length, meter, doneReason), stop_sequence: stopSequence}});
+            emit({type: "done", id, stats: {
+                ...this.stats(seq, before, tokens.length, meter, doneReason), stop_sequence: stopSequence, truncated_tokens: dropped,
+                reasoning_tokens: meter.reasoningTokens
+            }});
         } finally {
-            if (chat !== seq.chat) chat.dispose({disposeSequence: false});
+            chat.dispose({disposeSequence: false});
             this.pool.release(seq);
         }
     }
@@ -329,7 +384,7 @@ export class Engine {
     }
 
     countTokens(text: string, chat?: ChatMessage[]): number {
-        if (chat) return this.fitHistory(toChatHistory(chat), undefined).tokens.length;
+        if (chat) return this.fitHistory(toChatHistory(chat, {thoughts: hasThoughtSegments(this.wrappers.base)}), undefined, "count").tokens.length;
         return this.model.tokenize(text, true).length;
     }
 

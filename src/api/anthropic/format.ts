@@ -1,7 +1,7 @@
 /** Anthropic's message answers: the SSE event sequence and the whole message. */
 import type {GenerationResult} from "../../runtime/job.js";
 import type {StreamWriter} from "../../server/stream.js";
-import type {WireFormat} from "../shared/generation.js";
+import {schedulingFacts, type WireFormat} from "../shared/generation.js";
 import type {Body} from "../shared/parse.js";
 import {randomId} from "../openai/format.js";
 
@@ -16,7 +16,9 @@ function usage(r: GenerationResult) {
         input_tokens: Math.max(0, r.stats.prompt_tokens - r.stats.cached_tokens),
         output_tokens: r.stats.eval_count,
         cache_creation_input_tokens: 0,
-        cache_read_input_tokens: r.stats.cached_tokens
+        cache_read_input_tokens: r.stats.cached_tokens,
+        // not in Anthropic's usage (its SDKs ignore it): queue, load, eviction, cache and latency class
+        zombiecoder: schedulingFacts(r)
     };
 }
 

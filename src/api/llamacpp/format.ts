@@ -1,6 +1,6 @@
 /** llama-server's /infill answer shapes. */
 import type {GenerationResult} from "../../runtime/job.js";
-import type {WireFormat} from "../shared/generation.js";
+import {schedulingFacts, type WireFormat} from "../shared/generation.js";
 import type {Body} from "../shared/parse.js";
 
 export function timings(r: GenerationResult) {
@@ -32,7 +32,8 @@ export function infillFormat(model: string, settings: Body, truncated: boolean):
         stop_type: r.stats.done_reason === "length" ? "limit" : "eos",
         stopping_word: "",
         tokens_cached: r.stats.cached_tokens,
-        timings: timings(r)
+        timings: timings(r),
+        zombiecoder: schedulingFacts(r)
     });
     return {
         contentType: "text/event-stream",

@@ -1,7 +1,7 @@
 /** Ollama's NDJSON chunks for /api/generate and /api/chat, and their final metrics. */
 import type {GenerationResult, Job} from "../../runtime/job.js";
 import type {ToolCall} from "../../runtime/protocol.js";
-import type {WireFormat} from "../shared/generation.js";
+import {schedulingFacts, type WireFormat} from "../shared/generation.js";
 
 const nowIso = () => new Date().toISOString();
 export const ns = (ms: number) => Math.round(ms * 1e6);
@@ -13,7 +13,9 @@ export function metrics(r: GenerationResult) {
         prompt_eval_count: r.stats.prompt_eval_count,
         prompt_eval_duration: r.stats.prompt_eval_duration_ns,
         eval_count: r.stats.eval_count,
-        eval_duration: r.stats.eval_duration_ns
+        eval_duration: r.stats.eval_duration_ns,
+        // not in Ollama's answer (its clients ignore it): queue, load, eviction, cache and truncated tokens
+        zombiecoder: schedulingFacts(r)
     };
 }
 

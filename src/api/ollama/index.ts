@@ -122,7 +122,8 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         const gen: GenerateRequest = infill
             ? {mode: "infill", prompt, suffix, options: job.sampling, format, grammar}
             : raw ? {mode: "completion", prompt, options: job.sampling, format, grammar}
-                : {mode: "chat", messages: job.withDefaults([{role: "user", content: prompt}], system), options: job.sampling, format, grammar};
+                : {mode: "chat", messages: job.withDefaults([{role: "user", content: prompt}], system), options: job.sampling, format, grammar,
+                    truncate: optionalBool(body, "truncate") ?? true};
         await serveGeneration(request, reply, logger, job, gen, generateFormat(job.model, raw, contextBound(job)), stream);
     });
 
@@ -149,7 +150,9 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         if (usesTools && (format != null || grammar != null))
             throw badRequest("a request cannot combine tools with format or grammar: the engine cannot constrain both at once; send one or the other");
         const gen: GenerateRequest = {
-            mode: "chat", messages: job.withDefaults(messages), options: job.sampling, tools, tool_choice: toolChoice, format, grammar
+            mode: "chat", messages: job.withDefaults(messages), options: job.sampling, tools, tool_choice: toolChoice, format, grammar,
+            // Ollama's clients expect a long conversation to lose its oldest turns; the final chunk says how many tokens went
+            truncate: optionalBool(body, "truncate") ?? true
         };
         await serveGeneration(request, reply, logger, job, gen, chatFormat(job.model, contextBound(job)), stream);
     });

@@ -2,7 +2,7 @@
 import {randomBytes} from "node:crypto";
 import type {GenerationResult} from "../../runtime/job.js";
 import type {ToolCall} from "../../runtime/protocol.js";
-import type {WireFormat} from "../shared/generation.js";
+import {schedulingFacts, type WireFormat} from "../shared/generation.js";
 import type {Body} from "../shared/parse.js";
 
 export const SYSTEM_FINGERPRINT = "fp_zombiecoder";
@@ -23,7 +23,9 @@ export function openAIUsage(r: GenerationResult) {
         prompt_tokens: r.stats.prompt_tokens,
         completion_tokens: r.stats.eval_count,
         total_tokens: r.stats.prompt_tokens + r.stats.eval_count,
-        prompt_tokens_details: {cached_tokens: r.stats.cached_tokens}
+        prompt_tokens_details: {cached_tokens: r.stats.cached_tokens},
+        // not in OpenAI's usage (its SDKs ignore it): queue, load, eviction, cache and latency class
+        zombiecoder: schedulingFacts(r)
     };
 }
 

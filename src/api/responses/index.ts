@@ -110,7 +110,9 @@ export const responsesApi: FastifyPluginAsync<ResponsesPluginOptions> = async (a
             ...(req.format != null ? {format: req.format} : {}),
             // the runner stops after one call; the writer's limit still applies to max_tool_calls
             ...(req.echo.parallel_tool_calls ? {} : {parallelToolCalls: false}),
-            ...reasoningRequest(req.reasoningEffort)
+            ...reasoningRequest(req.reasoningEffort),
+            // the Responses API's truncation: "auto" drops the oldest input, "disabled" (its default) refuses with a 400
+            ...(req.echo.truncation === "auto" ? {truncate: true} : {})
         }, format, req.stream);
     });
 

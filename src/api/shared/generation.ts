@@ -50,7 +50,10 @@ function recordFacts(request: FastifyRequest, job: Job, result: GenerationResult
         prompt_eval_tokens: result.stats.prompt_eval_count,
         cached_tokens: result.stats.cached_tokens,
         completion_tokens: result.stats.eval_count,
-        total_ms: Math.round(result.totalMs)
+        total_ms: Math.round(result.totalMs),
+        latency: result.latency,
+        ...(result.evicted && result.evicted.length > 0 ? {evicted: result.evicted.join(",")} : {}),
+        ...(result.stats.truncated_tokens ? {truncated_tokens: result.stats.truncated_tokens} : {})
     });
     if (result.contextCapped) request.facts.context_capped = `served within ${result.contextSize}`;
 }
@@ -65,8 +68,45 @@ function contextNote(job: Job, result: GenerationResult): string | null {
 }
 
 /**
+ * A stream's headers wait for the job's first event, so a request the runner refuses at once (a prompt longer than
+ * the context) gets its own status and error body instead of a 200 with an error inside. They never wait longer
+ * than this, though: some clients give up after 30 s without headers, and a queue or a large model's load can
+ * take longer than that.
+ */
+export const STREAM_HEADERS_DEADLINE_MS = 20_000;
+
+/** Why an answer took as long as it did: queue, load, eviction, cache, truncation and class, in one object. */
+export function schedulingFacts(result: GenerationResult) {
+    return {
+        queue_ms: Math.round(result.queueMs),
+        load_ms: Math.round(result.loadMs),
+        evicted: result.evicted ?? [],
+        prompt_tokens: result.stats.prompt_tokens,
+        prompt_tokens_cached: result.stats.cached_tokens,
+        prompt_tokens_evaluated: result.stats.prompt_eval_count,
+        prompt_tokens_restored: result.stats.restored_tokens ?? 0,
+        truncated_tokens: result.stats.truncated_tokens ?? 0,
+        latency: result.latency ?? null
+    };
+}
+
+/** The same facts as `X-ZombieCoder-*` headers, for answers that are not streamed. */
+function schedulingHeaders(reply: FastifyReply, result: GenerationResult): void {
+    const f = schedulingFacts(result);
+    reply.header("X-ZombieCoder-Queue-Ms", String(f.queue_ms));
+    reply.header("X-ZombieCoder-Load-Ms", String(f.load_ms));
+    if (f.evicted.length > 0) reply.header("X-ZombieCoder-Evicted", f.evicted.join(", "));
+    reply.header("X-ZombieCoder-Prompt-Tokens-Cached", String(f.prompt_tokens_cached));
+    reply.header("X-ZombieCoder-Prompt-Tokens-Evaluated", String(f.prompt_tokens_evaluated));
+    if (f.prompt_tokens_restored > 0) reply.header("X-ZombieCoder-Prompt-Tokens-Restored", String(f.prompt_tokens_restored));
+    if (f.truncated_tokens > 0) reply.header("X-ZombieCoder-Truncated-Tokens", String(f.truncated_tokens));
+    if (f.latency) reply.header("X-ZombieCoder-Latency", f.latency);
+}
+
+/**
  * Starts the job before any header is sent (so queue, memory and upstream failures keep their own status), then
- * answers in the family's wire format. From the first header on, errors travel inside the response.
+ * answers in the family's wire format. A stream's headers go out with the first event (or after
+ * STREAM_HEADERS_DEADLINE_MS); from then on, errors travel inside the response.
  */
 export async function serveGeneration(request: FastifyRequest, reply: FastifyReply, logger: Logger, job: Job,
     gen: GenerateRequest, format: WireFormat, stream: boolean): Promise<void> {
@@ -101,29 +141,60 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
             reply.header(CONTEXT_HEADER, note);
             logger.info({model: job.model, requested: job.numCtx, served: result.contextSize}, "num_ctx above the loaded context; served within it");
         }
+        schedulingHeaders(reply, result);
         await reply.type("application/json; charset=utf-8").send(format.aggregate(text, calls, result));
         return;
     }
-    const w = new StreamWriter(reply, format.contentType);
-    format.start?.(w);
+    // the generation stops when the client goes, before the stream opens (its socket) or after (the writer)
+    const stop = new AbortController();
+    const onGone = () => stop.abort(clientGone.reason);
+    clientGone.addEventListener("abort", onGone, {once: true});
+    let w: StreamWriter | null = null;
+    const open = (): StreamWriter => {
+        if (w) return w;
+        w = new StreamWriter(reply, format.contentType);
+        w.abort.signal.addEventListener("abort", () => stop.abort(w?.abort.signal.reason), {once: true});
+        format.start?.(w);
+        return w;
+    };
+    const deadline = setTimeout(() => {
+        if (!reply.raw.destroyed) open();
+    }, STREAM_HEADERS_DEADLINE_MS);
     let status = 200;
     try {
         const result = await job.generate(gen, (e) => {
             if (e.type === "text") {
                 noteFirstToken(request);
-                format.text(w, e.text);
+                format.text(open(), e.text);
             }
-            else if (e.type === "tool_calls") format.toolCalls(w, e.calls);
-        }, w.abort.signal);
+            else if (e.type === "tool_calls") format.toolCalls(open(), e.calls);
+        }, stop.signal);
+        if (!w && clientGone.aborted) {
+            logRequest(logger, request, 499);
+            return;
+        }
         recordFacts(request, job, result);
         if (result.contextCapped) logger.info({model: job.model, requested: job.numCtx, served: result.contextSize}, "num_ctx above the loaded context; served within it");
-        format.finish(w, result);
+        format.finish(open(), result);
     } catch (err) {
+        // nothing was sent yet: the error gets its own status and the family's error body
+        if (!w) {
+            if (clientGone.aborted) {
+                logRequest(logger, request, 499);
+                return;
+            }
+            throw err;
+        }
         status = errorStatus(err);
         request.facts.error = (err as Error).message;
         format.error(w, (err as Error).message, status);
     } finally {
-        w.end();
-        logRequest(logger, request, w.abort.signal.aborted ? 499 : status);
+        clearTimeout(deadline);
+        clientGone.removeEventListener("abort", onGone);
+        const writer = w as StreamWriter | null;
+        if (writer) {
+            writer.end();
+            logRequest(logger, request, writer.abort.signal.aborted ? 499 : status);
+        }
     }
 }
