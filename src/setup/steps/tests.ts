@@ -39,8 +39,9 @@ export function runsCommand(ctx: Pick<StepContext, "config" | "run">): boolean {
  * runner start, reading the file, and a short chat whose speed is bounded by how fast the weights stream from memory.
  */
 export function estimateCheckSeconds(sizes: readonly number[]): number {
-    const perModel = (bytes: number): number => 3 + bytes / 250e6 + 10 / Math.min(100, Math.max(0.5, 1e10 / Math.max(1, bytes)));
-    const routes = sizes.length > 0 ? 30 / Math.min(100, 1e10 / Math.max(1, Math.min(...sizes))) : 3;
+    const speed = (bytes: number): number => Math.min(100, Math.max(0.5, 5e9 / Math.max(1, bytes)));
+    const perModel = (bytes: number): number => 5 + bytes / 150e6 + 10 / speed(bytes);
+    const routes = sizes.length > 0 ? 30 / speed(Math.min(...sizes)) : 3;
     return 3 + 2 + routes + (sizes.length > 0 ? sizes.reduce((n, b) => n + perModel(b), 0) : perModel(200_000));
 }
 
