@@ -15,7 +15,13 @@ Compares the server with raw node-llama-cpp on generated models; prints the rati
   --threads N      CPU threads for both (default: BENCH_THREADS, else 1)
   --out FILE       also write the results to FILE (default: BENCH_OUT, if set)
 Then the shipped build's targets (bench/ship.ts, from dist/): memory, runner start, cold first token; with
-LLAMA_SERVER=PATH also against llama.cpp's llama-server on the same file, threads and context.`;
+LLAMA_SERVER=PATH also against llama.cpp's llama-server on the same file, threads and context.
+Cases: \`npm run bench -- peer --help\` compares with llama-server case by case (bench/peer.ts).`;
+
+if (process.argv[2] === "peer") {
+    await (await import("./peer.js")).runPeerBench(process.argv.slice(3));
+    process.exit(0);
+}
 
 const {values: args} = parseCliOrExit({usage: USAGE, options: {threads: {type: "string"}, out: {type: "string"}}});
 
