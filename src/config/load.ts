@@ -21,7 +21,7 @@ export interface ProviderConfig extends ProviderConfigFile {
     configPath: string;
     configFileExists: boolean;
     /** Absolute paths derived from the file's relative ones. */
-    paths: {models: string; logs: string; registry: string};
+    paths: {models: string; logs: string; registry: string; promptStates: string};
     /** The API key after env and key-file resolution; null when none is configured. */
     apiKey: string | null;
     /** Where the effective key came from, for messages (never the key itself). */
@@ -214,7 +214,8 @@ export function loadConfig(opts: LoadOptions = {}): ProviderConfig {
     const paths = {
         models: resolveConfigPath(merged.models_dir, home, "models_dir", configPath, platform),
         logs: resolveConfigPath(merged.logs_dir, home, "logs_dir", configPath, platform),
-        registry: resolveConfigPath(merged.registry_file, home, "registry_file", configPath, platform)
+        registry: resolveConfigPath(merged.registry_file, home, "registry_file", configPath, platform),
+        promptStates: resolveConfigPath(merged.prompt_cache.dir, home, "prompt_cache.dir", configPath, platform)
     };
 
     let apiKey: string | null = merged.auth.api_key ?? null;

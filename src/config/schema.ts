@@ -112,6 +112,13 @@ const WatchdogSchema = Type.Object({
     mode: Type.Enum(["auto", "direct", "service"])
 }, {additionalProperties: false});
 
+const PromptCacheSchema = Type.Object({
+    enabled: Type.Boolean(),
+    dir: NonEmptyString,
+    max_mb: NonNegativeInt,
+    min_tokens: PositiveInt
+}, {additionalProperties: false});
+
 const SetupSchema = Type.Object({
     test_command: NullableString,
     branch: NonEmptyString
@@ -153,6 +160,8 @@ export const ConfigFileSchema = Type.Object({
     shutdown_grace_seconds: NonNegativeInt,
     gpu: GpuSchema,
     models: Type.Record(Type.String(), ModelOverrideSchema),
+    // sequences' evaluated states kept on disk across unloads and restarts
+    prompt_cache: PromptCacheSchema,
     // upstreams
     upstream_ollama: NullableString,
     upstreams: Type.Array(UpstreamSchema),
@@ -248,6 +257,7 @@ export function defaultConfigFile(): ProviderConfigFile {
         shutdown_grace_seconds: 10,
         gpu: "auto",
         models: {},
+        prompt_cache: {enabled: true, dir: "cache/prompt-states", max_mb: 2048, min_tokens: 64},
         upstream_ollama: null,
         upstreams: [],
         auth: {

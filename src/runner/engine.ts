@@ -7,6 +7,7 @@ import {
 } from "node-llama-cpp";
 import {badRequest, cancelled, ProviderError} from "../runtime/errors.js";
 import {evaluationPriorityOf} from "../runtime/latency.js";
+import {PromptStateStore} from "../runtime/prompt-cache.js";
 import type {
     ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerStatus, ToolCall
 } from "../runtime/protocol.js";
@@ -78,6 +79,10 @@ export class Engine {
     private context!: LlamaContext;
     private pool!: SequencePool;
     private grammars!: GrammarCache;
+    /** Saved prompt states of this model (src/runtime/prompt-cache.ts); null when the cache is off. */
+    private promptStates: PromptStateStore | null = null;
+    /** Tokens restored from a saved state, by sequence index, until the request using them reports its stats. */
+    private restored = new Map<number, number>();
     private wrappers!: ChatWrappers;
     private embeddingContext: Promise<LlamaEmbeddingContext> | null = null;
     private threads = 1;
@@ -110,6 +115,15 @@ export class Engine {
         });
         this.wrappers = new ChatWrappers(this.model);
         this.pool = new SequencePool(this.context, spec.parallel, this.wrappers.base);
+        if (spec.promptCache) {
+            const store = new PromptStateStore(spec.promptCache, `llama.cpp ${this.llama.llamaCppRelease.release} gpu:${String(this.llama.gpu)}`, this.log);
+            try {
+                await store.open();
+                this.promptStates = store;
+            } catch (err) {
+                this.log("warn", "prompt states unavailable", {err: (err as Error).message});
+            }
+        }
         this.grammars = new GrammarCache(this.llama);
         const infill = this.model.tokens.infill.prefix != null && this.model.tokens.infill.suffix != null;
         return {
@@ -225,7 +239,7 @@ export class Engine {
             native, req.truncate === true ? "truncate" : "refuse", plan.wrapper);
         const {history, tokens, dropped} = fitted;
         const maxTokens = this.maxTokens(req, tokens.length);
-        const seq = await this.pool.take(id, tokens, signal);
+        const seq = await this.takeSequence(id, tokens, signal);
         // a forced call needs a wrapper that starts the answer with the call prefix; the prompt stays the same
         const chat = new LlamaChat({
             contextSequence: seq.sequence,
@@ -320,7 +334,7 @@ export class Engine {
             tokens = [...(bos != null ? [bos] : []), ...inputTokens];
         }
         const maxTokens = this.maxTokens(req, tokens.length);
-        const seq = await this.pool.take(id, tokens, signal);
+        const seq = await this.takeSequence(id, tokens, signal);
         try {
             const before = seq.sequence.tokenMeter.getState();
             const meter = new GenerationMeter(id, emit, this.model);
@@ -349,6 +363,8 @@ export class Engine {
         const used = seq.sequence.tokenMeter.diff(before);
         // the meter counts the last prompt token as output (it is decoded with logits); add it back to the prompt side
         const evaluated = Math.min(promptTokens, used.usedInputTokens + 1);
+        const restored = Math.min(this.restored.get(seq.index) ?? 0, promptTokens - evaluated);
+        this.restored.delete(seq.index);
         return {
             done_reason: doneReason,
             prompt_eval_count: evaluated,
@@ -357,7 +373,8 @@ export class Engine {
             eval_count: meter.sampled,
             prompt_eval_duration_ns: meter.promptDurationNs,
             eval_duration_ns: meter.evalDurationNs,
-            context_size: this.context.contextSize
+            context_size: this.context.contextSize,
+            ...(restored > 0 ? {restored_tokens: restored} : {})
         };
     }
 
@@ -388,7 +405,41 @@ export class Engine {
         return this.model.tokenize(text, true).length;
     }
 
+    /**
+     * The free sequence sharing the longest prefix with `tokens`; when a saved prompt state shares a longer one,
+     * that state is loaded into it first, so only the tokens after it are evaluated.
+     */
+    private async takeSequence(id: number, tokens: Token[], signal: AbortSignal): Promise<Sequence> {
+        const seq = await this.pool.take(id, tokens, signal);
+        const store = this.promptStates;
+        const saved = store?.best(tokens);
+        if (!store || !saved) return seq;
+        const held = seq.sequence.compareContextTokens(tokens).firstDifferentIndex;
+        if (saved.shared <= held) return seq;
+        try {
+            if (!(await store.verify(saved.entry))) return seq;
+            await seq.sequence.loadStateFromFile(saved.entry.statePath, {acceptRisk: true});
+            await store.touch(saved.entry);
+            this.restored.set(seq.index, saved.shared);
+        } catch (err) {
+            // the sequence is empty after a failed load; it evaluates the whole prompt as if nothing had been saved
+            await store.reject(saved.entry, `loading it failed: ${(err as Error).message}`);
+        }
+        return seq;
+    }
+
+    /** Writes every sequence's evaluated state to the prompt cache (an unload, an eviction, a shutdown). */
+    async saveStates(): Promise<void> {
+        const store = this.promptStates;
+        if (!store || !this.pool) return;
+        let saved = 0;
+        for (const s of this.pool.all) if (await store.save(s.sequence)) saved++;
+        await store.prune();
+        if (saved > 0) this.log("info", "prompt states saved", {saved});
+    }
+
     async dispose(): Promise<void> {
+        await this.saveStates().catch((err: unknown) => this.log("warn", "prompt states not saved", {err: (err as Error).message}));
         await this.llama?.dispose();
     }
 }

@@ -17,6 +17,8 @@ export type {ModelState} from "./model-state.js";
 export type {Runner, RunnerFactory} from "./runner.js";
 
 const MIB = 1024 * 1024;
+/** How long a runner may take to save its prompt states and exit before it is killed. */
+const STOP_GRACE_MS = 10_000;
 
 /** Everything the manager knows about one model. Only the manager changes it, and its phase only through `lifecycle`. */
 class ModelRecord {
@@ -490,7 +492,13 @@ export class ModelManager {
                 contextSize,
                 parallel,
                 threads: this.config.threads > 0 ? this.config.threads : physicalCores(),
-                gpu: this.config.gpu
+                gpu: this.config.gpu,
+                ...(this.config.prompt_cache.enabled && this.config.prompt_cache.max_mb > 0 ? {promptCache: {
+                    dir: this.config.paths.promptStates,
+                    maxBytes: this.config.prompt_cache.max_mb * MIB,
+                    minTokens: this.config.prompt_cache.min_tokens,
+                    model: entry.fingerprint
+                }} : {})
             });
             const rss = await this.probe.runnerRssBytes(async () => info.rssBytes);
             record.info = info;
@@ -567,7 +575,7 @@ export class ModelManager {
         record.lifecycle.to("unloading");
         const done = (async () => {
             try {
-                await runner.stop();
+                await runner.stop(STOP_GRACE_MS);
             } catch {
                 runner.kill();
             }
@@ -805,6 +813,7 @@ export class ModelManager {
         for (const r of this.records.values()) r.permits.refuseAll(closing);
         // phases stay as they were (exits are ignored once closed), so the index written at shutdown still says
         // which models were loaded
-        await Promise.all([...this.records.values()].map((r) => r.runner?.stop(2000)));
+        // the runners write their prompt states before they exit: give them the time a stop gives them
+        await Promise.all([...this.records.values()].map((r) => r.runner?.stop(STOP_GRACE_MS)));
     }
 }

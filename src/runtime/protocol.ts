@@ -4,6 +4,7 @@
  */
 import type {ErrorKind} from "./errors.js";
 import type {LatencyClass} from "./latency.js";
+import type {PromptCacheSpec} from "./prompt-cache.js";
 
 export interface SamplingOptions {
     temperature: number;
@@ -154,6 +155,8 @@ export interface LoadSpec {
     gpu: "auto" | "cuda" | "vulkan" | "metal" | false;
     /** Log level passed to node-llama-cpp; "warn" by default. */
     logLevel?: string;
+    /** Where and how much to keep of the sequences' evaluated states across unloads; absent: nothing is kept. */
+    promptCache?: PromptCacheSpec;
 }
 
 export interface LoadedInfo {
