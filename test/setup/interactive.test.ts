@@ -6,7 +6,7 @@ import {silentLogger} from "../../src/log/logger.js";
 import type {PromptFns} from "../../src/setup/approvals.js";
 import {validateReport} from "../../src/setup/schemas.js";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
-import {readReport, testEnv, testOverrides} from "./helpers.js";
+import {hashTree, readReport, testEnv, testOverrides} from "./helpers.js";
 
 const homes: string[] = [];
 afterAll(async () => {
@@ -80,4 +80,34 @@ test("an interactive run shows what will change before each question and acts on
     expect(report.steps.find((s) => s.id === "config")?.status).toBe("done");
     expect(report.deleted.map((d) => d.path)).toEqual(["models/junk.gguf"]);
     expect(report.kept.map((k) => k.path)).toEqual(["models/zz-copy/alpha-q8_0.gguf"]);
+});
+
+test("an interactive run shows the plan and asks once before its first change; declining changes nothing", async () => {
+    const h = await makeHome("zc-setup-decline-");
+    homes.push(h);
+    await addModel(h, "alpha/alpha-q8_0.gguf");
+    const before = hashTree(h);
+    let out = "";
+    const asked: Array<{message: string; shownBefore: string}> = [];
+    const prompts: PromptFns = {
+        confirm: async ({message}) => {
+            asked.push({message, shownBefore: out});
+            return false;
+        },
+        select: async () => {
+            throw new Error("no other question may come before the first change");
+        }
+    };
+    const code = await main(["--home", h, "--no-serve"], {
+        env: testEnv(), out: (t) => void (out += t), err: (t) => void (out += t), logger: silentLogger, configOverrides: testOverrides(), interactive: true, prompts
+    });
+    expect(code).toBe(0);
+    expect(asked.map((q) => q.message)).toEqual([expect.stringMatching(/^Start setup with this plan\?/)]);
+    // The plan was on screen, with each step's expected time, before the question.
+    expect(asked[0]!.shownBefore).toContain("Setup plan for");
+    expect(asked[0]!.shownBefore).toMatch(/1\. Directory and repo \[repo\] \(required, changes files; about \d+ s\)/);
+    expect(asked[0]!.shownBefore).toMatch(/Expected time: about \d+ (s|min) in all/);
+    expect(out).toContain("Setup not started; nothing was changed.");
+    expect(hashTree(h)).toEqual(before);
+    expect(fs.existsSync(path.join(h, ".git"))).toBe(false);
 });
