@@ -22,10 +22,17 @@ export const SHORT_MAX_PREDICT = 128;
  */
 const FIM_MARKERS = /<\|fim_(?:prefix|suffix|middle)\|>|<fim[_-](?:prefix|suffix|middle)>|<(?:PRE|SUF|MID)>|<｜fim▁(?:begin|hole|end)｜>|\[(?:SUFFIX|PREFIX)\]/;
 
+/**
+ * A fill-in-the-middle request: the kind an editor sends on every keystroke, whose older copies a newer one makes
+ * useless. Only these supersede each other; other short requests (a batch of small prompts) all get their answer.
+ */
+export function isFillInTheMiddle(request: GenerateRequest): boolean {
+    return request.mode === "infill" || (request.mode === "completion" && FIM_MARKERS.test(request.prompt ?? ""));
+}
+
 /** The class a request falls in when its API family does not say. */
 export function classifyLatency(request: GenerateRequest): LatencyClass {
-    if (request.mode === "infill") return "short";
-    if (request.mode === "completion" && FIM_MARKERS.test(request.prompt ?? "")) return "short";
+    if (isFillInTheMiddle(request)) return "short";
     const n = request.options.num_predict;
     const usesTools = request.tools != null && request.tools.length > 0 && request.tool_choice !== "none";
     if (n > 0 && n <= SHORT_MAX_PREDICT && !usesTools) return "short";

@@ -10,7 +10,7 @@ import type {ExternalModel, ModelEntry} from "../registry/types.js";
 import {Upstreams, upstreamJob, type Upstream, type UpstreamModel, type UpstreamsOptions} from "../upstream/index.js";
 import {badRequest, notFound, ProviderError} from "./errors.js";
 import type {Capability, GenerationResult, Job, JobOptions, LocalJob, StartContext} from "./job.js";
-import {classifyLatency, type LatencyClass} from "./latency.js";
+import {classifyLatency, isFillInTheMiddle, type LatencyClass} from "./latency.js";
 import {ModelManager, type Lease, type Ticket} from "./manager.js";
 import type {MemoryProbe} from "./memory-probe.js";
 import type {ChatMessage} from "./protocol.js";
@@ -263,7 +263,7 @@ export class Runtime {
             numCtx,
             withDefaults: (messages, system) => this.withModelDefaults(entry, messages, system),
             start: async (request, _signal, context?: StartContext) => {
-                admit(opts.latency ?? classifyLatency(request), context?.client);
+                admit(opts.latency ?? classifyLatency(request), isFillInTheMiddle(request) ? context?.client : undefined);
             },
             cancel: () => ticket?.cancel(),
             generate: (request, onEvent, signal) => withLease(signal, async (lease, admitted): Promise<GenerationResult> => {
