@@ -36,6 +36,11 @@ const FILL_GENERATE = 200;
 /** Tokens generated per run: enough for a steady rate, little enough for a CPU. */
 const GENERATE: Record<TestModelPresetName, number> = {tiny: 800, realistic: 48};
 const PROMPT = "Write a long story about a lighthouse keeper.";
+/**
+ * The sampling the runner applies for a greedy request with Ollama's defaults; node-llama-cpp's own defaults differ
+ * (LlamaChat applies a repeat penalty), which would compare different work.
+ */
+const SAMPLING = {temperature: 0, topK: OLLAMA_DEFAULT_OPTIONS.top_k, topP: OLLAMA_DEFAULT_OPTIONS.top_p, minP: OLLAMA_DEFAULT_OPTIONS.min_p, repeatPenalty: false as const};
 
 type Mode = "completion" | "chat";
 interface Sample {
@@ -67,11 +72,14 @@ async function rawRun(model: LlamaModel, contextSize: number, mode: Mode, tokens
     const context = await model.createContext({contextSize, sequences: 1, threads: {ideal: THREADS, min: 1}, batchSize: Math.min(512, contextSize), flashAttention});
     try {
         const sequence: LlamaContextSequence = context.getSequence();
+        // built before the clock starts, as the runner builds them once at load (resolving the chat template costs CPU)
+        const completion = new LlamaCompletion({contextSequence: sequence});
+        const chat = new LlamaChat({contextSequence: sequence, autoDisposeSequence: false});
         const before = sequence.tokenMeter.getState();
         const c0 = ownCpuMs();
         const t0 = performance.now();
-        if (mode === "completion") await new LlamaCompletion({contextSequence: sequence}).generateCompletion(PROMPT, {maxTokens: tokens, temperature: 0});
-        else await new LlamaChat({contextSequence: sequence, autoDisposeSequence: false}).generateResponse([{type: "user", text: PROMPT}], {maxTokens: tokens, temperature: 0});
+        if (mode === "completion") await completion.generateCompletion(PROMPT, {...SAMPLING, maxTokens: tokens});
+        else await chat.generateResponse([{type: "user", text: PROMPT}], {...SAMPLING, maxTokens: tokens});
         const wallMs = performance.now() - t0;
         return {tokens: sequence.tokenMeter.diff(before).usedOutputTokens, wallMs, cpuMs: ownCpuMs() - c0};
     } finally {
@@ -102,9 +110,8 @@ function promptOf(model: LlamaModel, count: number): Token[] {
 }
 
 /** Generation rate after a prompt of `fill` tokens, raw: from the first sampled token to the end, as the runner reports it. */
-async function rawFillRate(model: LlamaModel, fill: number): Promise<number> {
-    // flash attention off, as the runner runs on a CPU
-    const context = await model.createContext({contextSize: FILL_CONTEXT, sequences: 1, threads: {ideal: THREADS, min: 1}, batchSize: 512, flashAttention: false});
+async function rawFillRate(model: LlamaModel, fill: number, flashAttention = false): Promise<number> {
+    const context = await model.createContext({contextSize: FILL_CONTEXT, sequences: 1, threads: {ideal: THREADS, min: 1}, batchSize: 512, flashAttention});
     try {
         let first: number | undefined;
         let sampled = 0;
@@ -115,7 +122,7 @@ async function rawFillRate(model: LlamaModel, fill: number): Promise<number> {
             sampled++;
             return none;
         };
-        await new LlamaCompletion({contextSequence: context.getSequence()}).generateCompletion(promptOf(model, fill), {maxTokens: FILL_GENERATE, temperature: 0, tokenBias});
+        await new LlamaCompletion({contextSequence: context.getSequence()}).generateCompletion(promptOf(model, fill), {...SAMPLING, maxTokens: FILL_GENERATE, tokenBias});
         return sampled / (performance.now() - first!) * 1000;
     } finally {
         await context.dispose();
@@ -139,16 +146,18 @@ async function fillTable(dir: string, llama: Awaited<ReturnType<typeof getLlama>
     try {
         console.log(`
 tiny model, context ${FILL_CONTEXT}: generation rate after a prompt that fills part of it (${FILL_GENERATE} tokens generated)`);
-        console.log("| tokens already in the context | raw tok/s | runner tok/s | runner/raw |");
-        console.log("|---|---|---|---|");
+        console.log(`| tokens already in the context | raw tok/s |${FLASH ? " raw+FA tok/s |" : ""} runner tok/s | runner/raw |`);
+        console.log(`|---|---|${FLASH ? "---|" : ""}---|---|`);
         for (const fill of FILL) {
             let raw = 0;
+            let flash = 0;
             let viaRunner = 0;
             for (let i = 0; i < RUNS; i++) {
                 raw = Math.max(raw, await rawFillRate(model, fill));
+                if (FLASH) flash = Math.max(flash, await rawFillRate(model, fill, true));
                 viaRunner = Math.max(viaRunner, await runnerFillRate(runner, model, fill));
             }
-            console.log(`| ${fill} | ${fmt(raw, 0)} | ${fmt(viaRunner, 0)} | ${fmt(viaRunner / raw)} |`);
+            console.log(`| ${fill} | ${fmt(raw, 0)} |${FLASH ? ` ${fmt(flash, 0)} |` : ""} ${fmt(viaRunner, 0)} | ${fmt(viaRunner / raw)} |`);
         }
     } finally {
         await runner.stop();

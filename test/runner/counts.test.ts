@@ -35,7 +35,8 @@ afterAll(async () => {
 
 /** Runs `fn` on a fresh one-sequence context of the oracle model and returns its result and the tokens it generated. */
 async function withOracle<T>(fn: (seq: ReturnType<Awaited<ReturnType<LlamaModel["createContext"]>>["getSequence"]>) => Promise<T>): Promise<{result: T; generated: number}> {
-    const ctx = await oracle.createContext({contextSize: 2048, sequences: 1, threads: {ideal: 1, min: 1}});
+    // the runner turns flash attention off on a CPU; the oracle must compute the same way to give the same tokens
+    const ctx = await oracle.createContext({contextSize: 2048, sequences: 1, threads: {ideal: 1, min: 1}, flashAttention: false});
     try {
         const seq = ctx.getSequence();
         const before = seq.tokenMeter.getState();
@@ -117,5 +118,14 @@ describe("eval_count counts generated tokens, not released ones", () => {
         expect(again.stats.prompt_eval_count).toBe(1);
         expect(again.stats.cached_tokens).toBe(again.stats.prompt_tokens - 1);
         expect(engine.countTokens("", req.messages)).toBe(again.stats.prompt_tokens);
+    });
+
+    it("the infill prompt it counts is the one node-llama-cpp evaluates, too", async () => {
+        const req = {mode: "infill" as const, prompt: "x = 1\ny = ", suffix: "\nprint(x + y)\n", options: greedy({num_predict: 3})};
+        const first = await run(engine, req);
+        const again = await run(engine, req);
+        expect(again.stats.prompt_tokens).toBe(first.stats.prompt_tokens);
+        expect(again.stats.prompt_eval_count).toBe(1);
+        expect(again.stats.cached_tokens).toBe(again.stats.prompt_tokens - 1);
     });
 });
