@@ -186,6 +186,8 @@ async function stop(child: ChildProcess): Promise<void> {
 
 interface Engine {
     name: "server" | "llama-server";
+    /** How the engine is started, for the output. */
+    how: string;
     /** Spawns the engine; resolves once it answers its health check. */
     start(): Promise<{child: ChildProcess; url: string}>;
     /** The body fields that name the model and fix the sampling, added to every request. */
@@ -207,6 +209,7 @@ function ourEngine(home: string, modelName: string, threads: number): Engine {
     const args = fs.existsSync(built) ? [built] : ["--import", "tsx", path.join(ROOT, "src", "cli", "start.ts")];
     return {
         name: "server",
+        how: fs.existsSync(built) ? "node dist/cli/start.js (the build, as a service starts it)" : "node --import tsx src/cli/start.ts (no build in dist/)",
         common: {model: modelName, temperature: 0, seed: SEED},
         async start() {
             const port = await freePort();
@@ -231,6 +234,7 @@ function ourEngine(home: string, modelName: string, threads: number): Engine {
 function llamaServerEngine(binary: string, model: string, threads: number): Engine {
     return {
         name: "llama-server",
+        how: binary,
         common: {temperature: 0, seed: SEED},
         async start() {
             const port = await freePort();
@@ -419,6 +423,7 @@ export async function runPeerBench(argv: string[]): Promise<void> {
         out(`context: this server parallel ${PARALLEL} × context_size ${CONTEXT} per sequence; llama-server -np ${PARALLEL} -c ${CONTEXT * PARALLEL}, ` +
             `since llama-server divides -c among its sequences, so each gets ${CONTEXT} as here`);
 
+        for (const e of engines) out(`${e.name}: ${e.how}`);
         const samples = new Map<Engine["name"], Samples>(engines.map((e) => [e.name, emptySamples()]));
         const notes = new Set<string>();
         for (let run = 1; run <= opts.runs; run++) {
