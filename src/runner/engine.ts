@@ -252,6 +252,7 @@ export class Engine {
             await prefill(seq.sequence, tokens, this.context.batchSize, signal);
             // calls completed so far, kept in case the context runs out before generateResponse can return them
             const completed: ReturnedCall[] = [];
+            // a named tool_choice asks for that one call
             const parallel = req.parallelToolCalls === false || typeof req.tool_choice === "object" ? 1 : MAX_PARALLEL_TOOL_CALLS;
             // calls read from the text stop the generation once the limit is reached, as function calling does
             const limit = new AbortController();
