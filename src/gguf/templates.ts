@@ -112,7 +112,49 @@ export const HARMONY_STYLE_TEMPLATE = [
     "{%- if add_generation_prompt %}{{- '<|start|>assistant' }}{%- endif %}"
 ].join("\n");
 
-export type ChatFormatName = "chatml" | "chatml-tools" | "qwen3" | "harmony";
+/**
+ * Qwen3-Coder-style: ChatML turns; tools listed in the system turn as `<function>` entries with their parameters;
+ * calls written as `<tool_call>\n<function=NAME>\n<parameter=KEY>\nVALUE\n</parameter>\n</function>\n</tool_call>`
+ * (one `<parameter>` per argument, values as text); results come back in a user turn of `<tool_response>` blocks.
+ */
+export const QWEN3_CODER_STYLE_TEMPLATE = [
+    "{%- if messages and messages[0].role == 'system' %}{%- set system = messages[0].content %}{%- set rest = messages[1:] %}",
+    "{%- else %}{%- set system = '' %}{%- set rest = messages %}{%- endif %}",
+    "{%- if tools %}",
+    "{{- '<|im_start|>system\n' + (system if system else 'You are a coding assistant that can use tools.') }}",
+    "{{- '\n\nThese functions are available:\n\n<tools>' }}",
+    "{%- for tool in tools %}{%- set fn = tool.function if tool.function is defined else tool %}",
+    "{{- '\n<function>\n<name>' + fn.name + '</name>\n<description>' + (fn.description if fn.description else '') + '</description>\n<parameters>' }}",
+    "{%- if fn.parameters and fn.parameters.properties %}{%- for pname, pfields in fn.parameters.properties | items %}",
+    "{{- '\n<parameter>\n<name>' + pname + '</name>' }}{%- if pfields.type is defined %}{{- '\n<type>' + (pfields.type | string) + '</type>' }}{%- endif %}{{- '\n</parameter>' }}",
+    "{%- endfor %}{%- endif %}",
+    "{{- '\n</parameters>\n</function>' }}",
+    "{%- endfor %}",
+    "{{- '\n</tools>\n\nTo call a function, answer with nothing else but:\n\n<tool_call>\n<function=function_name>\n<parameter=parameter_name>\nvalue\n</parameter>\n</function>\n</tool_call><|im_end|>\n' }}",
+    "{%- elif system %}",
+    "{{- '<|im_start|>system\n' + system + '<|im_end|>\n' }}",
+    "{%- endif %}",
+    "{%- for message in rest %}",
+    "{%- if message.role == 'assistant' and message.tool_calls %}",
+    "{{- '<|im_start|>assistant' }}{%- if message.content %}{{- '\n' + message.content }}{%- endif %}",
+    "{%- for tool_call in message.tool_calls %}{%- set call = tool_call.function if tool_call.function is defined else tool_call %}",
+    "{{- '\n<tool_call>\n<function=' + call.name + '>\n' }}",
+    "{%- for key, value in call.arguments | items %}{{- '<parameter=' + key + '>\n' + (value if value is string else value | tojson) + '\n</parameter>\n' }}{%- endfor %}",
+    "{{- '</function>\n</tool_call>' }}",
+    "{%- endfor %}",
+    "{{- '<|im_end|>\n' }}",
+    "{%- elif message.role == 'tool' %}",
+    "{%- if loop.first or rest[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user\n' }}{%- endif %}",
+    "{{- '<tool_response>\n' + message.content + '\n</tool_response>\n' }}",
+    "{%- if loop.last or rest[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\n' }}{%- endif %}",
+    "{%- else %}",
+    "{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}",
+    "{%- endif %}",
+    "{%- endfor %}",
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"
+].join("\n");
+
+export type ChatFormatName = "chatml" | "chatml-tools" | "qwen3" | "qwen3-coder" | "harmony";
 
 export interface ChatFormat {
     template: string;
@@ -130,6 +172,10 @@ export const CHAT_FORMATS: Readonly<Record<ChatFormatName, Readonly<ChatFormat>>
     "qwen3": {
         template: QWEN3_STYLE_TEMPLATE, specialTokens: [],
         addedTokens: ["<tool_call>", "</tool_call>", "<think>", "</think>", "<tool_response>", "</tool_response>"], endOfTurn: "<|im_end|>"
+    },
+    "qwen3-coder": {
+        template: QWEN3_CODER_STYLE_TEMPLATE, specialTokens: [],
+        addedTokens: ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"], endOfTurn: "<|im_end|>"
     },
     // llama.cpp treats <|return|> and <|call|> as end-of-generation; with both present it stops treating <|end|> as one.
     "harmony": {

@@ -121,11 +121,30 @@ export function unenforcedSchemaKeywords(schema: unknown, at = ""): string[] {
     return out;
 }
 
+/** An assistant answer that carries its thought inline, as clients that keep the raw text send it back. */
+const INLINE_THOUGHT = /^\s*<think>([\s\S]*?)<\/think>\s*/;
+
+/** The thought and the answer of an assistant message: its `thinking`, else a leading `<think>…</think>` of its content. */
+function splitThought(m: ChatMessage): {thought: string; content: string} {
+    if (m.thinking != null) return {thought: m.thinking, content: m.content};
+    const inline = INLINE_THOUGHT.exec(m.content);
+    return inline ? {thought: inline[1]!.trim(), content: m.content.slice(inline[0].length)} : {thought: "", content: m.content};
+}
+
+export interface HistoryOptions {
+    /**
+     * The chat wrapper separates thought segments: an assistant message's thought becomes one, and the wrapper
+     * keeps or drops it as the model's template does (most keep only the turn being continued). Without, thoughts
+     * are left out: a template without a thought syntax has no place for them.
+     */
+    thoughts: boolean;
+}
+
 /**
  * Converts API messages to node-llama-cpp's chat history. Assistant tool calls become functionCall items,
  * and the following `tool` messages fill in their results.
  */
-export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
+export function toChatHistory(messages: ChatMessage[], options: HistoryOptions = {thoughts: false}): ChatHistoryItem[] {
     const history: ChatHistoryItem[] = [];
     let pendingCalls: ChatModelFunctionCall[] = [];
     for (const m of messages) {
@@ -140,7 +159,9 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
         else if (m.role === "user") history.push({type: "user", text: m.content});
         else {
             const response: ChatModelResponse["response"] = [];
-            if (m.content) response.push(m.content);
+            const {thought, content} = options.thoughts ? splitThought(m) : {thought: "", content: m.content};
+            if (thought !== "") response.push({type: "segment", segmentType: "thought", text: thought, ended: true});
+            if (content) response.push(content);
             pendingCalls = [];
             for (const [i, tc] of (m.tool_calls ?? []).entries()) {
                 const call: ChatModelFunctionCall & {id?: string} = {

@@ -6,7 +6,8 @@ import {Engine} from "./engine.js";
 import {ProviderError} from "../runtime/errors.js";
 import type {RunnerMessage, ServerMessage} from "../runtime/protocol.js";
 
-const engine = new Engine();
+// the runner's warnings reach the server's log as log messages
+const engine = new Engine((level, msg, data) => send({type: "log", level, msg, ...(data ? {data} : {})}));
 const aborts = new Map<number, AbortController>();
 let loaded = false;
 

@@ -3,6 +3,9 @@ import type {GenerationEvent} from "../runtime/protocol.js";
 
 type Emit = (event: GenerationEvent) => void;
 
+/** Which part of a chat answer a piece of text belongs to; the names are the events they travel in. */
+export type Channel = "text" | "thinking";
+
 /**
  * Chunks closer together than this travel in one IPC message, so a fast model does not pay one message per token;
  * a model slower than this (every real model on a CPU) still streams each token as it comes.
@@ -30,6 +33,9 @@ export class GenerationMeter {
     /** When the generation returned; set by finish(). */
     tEnd: number | undefined;
     sampled = 0;
+    /** Tokens of the thought segment (all of them, also those of a thought that is not sent). */
+    reasoningTokens = 0;
+    private pendingChannel: Channel = "text";
     private pendingTokens = 0;
     private pendingText = "";
     private lastFlush = 0;
@@ -53,19 +59,32 @@ export class GenerationMeter {
     };
 
     readonly onTextChunk = (text: string): void => {
+        this.add("text", text, 0);
+    };
+
+    /**
+     * Streams a piece of the answer ("text") or of the thought segment ("thinking") with the tokens it carries.
+     * Pieces of one kind are coalesced; a change of kind sends what was buffered first, so the order is kept.
+     */
+    add(channel: Channel, text: string, tokens: number): void {
+        if (channel !== this.pendingChannel) {
+            this.flush();
+            this.pendingChannel = channel;
+        }
+        this.pendingTokens += tokens;
         if (text === "") return;
         this.pendingText += text;
         const now = performance.now();
         if (now - this.lastFlush >= COALESCE_MS) this.flush();
         else this.timer ??= setTimeout(() => this.flush(), COALESCE_MS - (now - this.lastFlush));
-    };
+    }
 
     /** Sends what is buffered; called before any tool call or done event so order is kept. */
     flush(): void {
         if (this.timer) clearTimeout(this.timer);
         this.timer = null;
         if (this.pendingText === "") return;
-        this.emit({type: "text", id: this.id, text: this.pendingText, tokens: this.pendingTokens});
+        this.emit({type: this.pendingChannel, id: this.id, text: this.pendingText, tokens: this.pendingTokens});
         this.pendingText = "";
         this.pendingTokens = 0;
         this.lastFlush = performance.now();

@@ -1,4 +1,4 @@
-import {LlamaChat, LlamaCompletion, type LlamaContext, type LlamaContextSequence, type Token} from "node-llama-cpp";
+import {LlamaChat, LlamaCompletion, type ChatWrapper, type LlamaContext, type LlamaContextSequence, type Token} from "node-llama-cpp";
 import {cancelled} from "../runtime/errors.js";
 
 /** One context sequence of the runner's context, with the chat and completion objects bound to it. */
@@ -19,14 +19,15 @@ export class SequencePool {
     readonly all: readonly Sequence[];
     private waiters: Array<() => void> = [];
 
-    constructor(context: LlamaContext, count: number) {
+    /** `chatWrapper`: the model's resolved wrapper (resolving it renders the template, so once for all sequences). */
+    constructor(context: LlamaContext, count: number, chatWrapper: ChatWrapper | "auto" = "auto") {
         const all: Sequence[] = [];
         for (let index = 0; index < count; index++) {
             const sequence = context.getSequence();
             all.push({
                 index,
                 sequence,
-                chat: new LlamaChat({contextSequence: sequence, autoDisposeSequence: false}),
+                chat: new LlamaChat({contextSequence: sequence, chatWrapper, autoDisposeSequence: false}),
                 completion: new LlamaCompletion({contextSequence: sequence}),
                 job: null
             });
