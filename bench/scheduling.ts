@@ -60,6 +60,7 @@ async function home(config: Record<string, unknown>, seed: number): Promise<stri
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "zc-bench-sched-"));
     await fs.mkdir(path.join(dir, "config"), {recursive: true});
     await fs.writeFile(path.join(dir, "config", "provider_config.json"), JSON.stringify({threads: THREADS, import_sources: {ollama: false, lmstudio: false, huggingface: false}, ...config}));
+    await fs.mkdir(path.join(dir, "models", "coder"), {recursive: true});
     await writeTestModel(path.join(dir, "models", "coder", "coder-q8_0.gguf"), {preset: PRESET, seed, script: {text: "Round and round it goes, never done; ", then: "repeat"}});
     return dir;
 }
