@@ -1,7 +1,20 @@
 /** Ollama's NDJSON chunks for /api/generate and /api/chat, and their final metrics. */
 import type {GenerationResult, Job} from "../../runtime/job.js";
 import type {ToolCall} from "../../runtime/protocol.js";
+import type {StreamWriter} from "../../server/stream.js";
 import {schedulingFacts, type WireFormat} from "../shared/generation.js";
+
+/**
+ * A wire format that also writes the model's thought segment: streamed pieces as they come (`thinking`), and the
+ * whole thought in a whole answer (aggregate's `thinking`, "" when the model wrote none).
+ */
+export interface ReasoningWireFormat extends WireFormat {
+    thinking(w: StreamWriter, text: string): void;
+    aggregate(text: string, calls: ToolCall[], result: GenerationResult, thinking?: string): unknown;
+}
+
+/** Ollama leaves `thinking` out of a message that has none. */
+const thinkingField = (thinking: string | undefined) => (thinking ? {thinking} : {});
 
 const nowIso = () => new Date().toISOString();
 export const ns = (ms: number) => Math.round(ms * 1e6);
@@ -46,30 +59,32 @@ export function loadChunk(model: string, chat: boolean, reason: "load" | "unload
     };
 }
 
-export const generateFormat = (model: string, raw: boolean, bound = false): WireFormat => ({
+export const generateFormat = (model: string, raw: boolean, bound = false): ReasoningWireFormat => ({
     contentType: "application/x-ndjson",
     text: (w, text) => w.ndjson({model, created_at: nowIso(), response: text, done: false}),
+    thinking: (w, thinking) => w.ndjson({model, created_at: nowIso(), response: "", thinking, done: false}),
     toolCalls: () => undefined,
     finish: (w, r) => w.ndjson({
         model, created_at: nowIso(), response: "", done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r), ...limitField(bound)
     }),
     error: (w, message) => w.ndjson({error: message}),
-    aggregate: (text, _calls, r) => ({
-        model, created_at: nowIso(), response: text, done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r), ...limitField(bound)
+    aggregate: (text, _calls, r, thinking) => ({
+        model, created_at: nowIso(), response: text, ...thinkingField(thinking), done: true, done_reason: doneReason(r), ...(raw ? {} : {context: []}), ...metrics(r), ...limitField(bound)
     })
 });
 
-export const chatFormat = (model: string, bound = false): WireFormat => ({
+export const chatFormat = (model: string, bound = false): ReasoningWireFormat => ({
     contentType: "application/x-ndjson",
     text: (w, text) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: text}, done: false}),
+    thinking: (w, thinking) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: "", thinking}, done: false}),
     toolCalls: (w, calls) => w.ndjson({model, created_at: nowIso(), message: {role: "assistant", content: "", tool_calls: toolCalls(calls)}, done: false}),
     finish: (w, r) => w.ndjson({
         model, created_at: nowIso(), message: {role: "assistant", content: ""}, done: true, done_reason: doneReason(r), ...metrics(r), ...limitField(bound)
     }),
     error: (w, message) => w.ndjson({error: message}),
-    aggregate: (text, calls, r) => ({
+    aggregate: (text, calls, r, thinking) => ({
         model, created_at: nowIso(),
-        message: {role: "assistant", content: text, ...(calls.length > 0 ? {tool_calls: toolCalls(calls)} : {})},
+        message: {role: "assistant", content: text, ...thinkingField(thinking), ...(calls.length > 0 ? {tool_calls: toolCalls(calls)} : {})},
         done: true, done_reason: doneReason(r), ...metrics(r), ...limitField(bound)
     })
 });

@@ -14,15 +14,21 @@ import {bodyOf, optionalBool, optionalString, type Body} from "../shared/parse.j
 import {chatFormat, contextBound, generateFormat, loadChunk, ns} from "./format.js";
 import {ollamaManageApi} from "./manage.js";
 import {
-    capabilities, details, localTime, modelfileText, modelInfo, OLLAMA_COMPAT_VERSION, showParameters, showTemplate, tagEntry, upstreamShow, upstreamTag
+    capabilities, details, thinkingShow, localTime, modelfileText, modelInfo, OLLAMA_COMPAT_VERSION, showParameters, showTemplate, tagEntry, upstreamShow, upstreamTag
 } from "./models.js";
-import {parseFormat, parseMessages, parseTools, refuseImages, requestOptions} from "./parse.js";
+import {parseFormat, parseMessages, parseThink, parseTools, refuseImages, requestOptions} from "./parse.js";
 import {proxyOllama} from "./proxy.js";
 import {chatSchema, embeddingsSchema, embedSchema, generateSchema, showSchema} from "./schemas.js";
 
 export interface ApiPluginOptions {
     runtime: Runtime;
     logger: Logger;
+}
+
+/** `think`, as the internal request's reasoning (absent: the model's default). */
+function reasoningOf(body: Record<string, unknown>): Pick<GenerateRequest, "reasoning"> {
+    const reasoning = parseThink(body.think);
+    return reasoning ? {reasoning} : {};
 }
 
 /** Ollama's own upstreams get Ollama requests as they are; everything else goes through a job. */
@@ -68,6 +74,8 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
             model_info: modelInfo(entry, name, copilot),
             ...(entry.defaults?.messages ? {messages: entry.defaults.messages} : {}),
             capabilities: capabilities(runtime, entry),
+            // not in Ollama's answer: what think false does to this model (turns thinking off, or only hides it)
+            ...thinkingShow(entry),
             modified_at: localTime(new Date(entry.mtime_ms))
         };
     });
@@ -123,7 +131,7 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
             ? {mode: "infill", prompt, suffix, options: job.sampling, format, grammar}
             : raw ? {mode: "completion", prompt, options: job.sampling, format, grammar}
                 : {mode: "chat", messages: job.withDefaults([{role: "user", content: prompt}], system), options: job.sampling, format, grammar,
-                    truncate: optionalBool(body, "truncate") ?? true};
+                    truncate: optionalBool(body, "truncate") ?? true, ...reasoningOf(body)};
         await serveGeneration(request, reply, logger, job, gen, generateFormat(job.model, raw, contextBound(job)), stream);
     });
 
@@ -152,7 +160,8 @@ export const ollamaApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         const gen: GenerateRequest = {
             mode: "chat", messages: job.withDefaults(messages), options: job.sampling, tools, tool_choice: toolChoice, format, grammar,
             // Ollama's clients expect a long conversation to lose its oldest turns; the final chunk says how many tokens went
-            truncate: optionalBool(body, "truncate") ?? true
+            truncate: optionalBool(body, "truncate") ?? true,
+            ...reasoningOf(body)
         };
         await serveGeneration(request, reply, logger, job, gen, chatFormat(job.model, contextBound(job)), stream);
     });

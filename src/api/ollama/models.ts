@@ -3,6 +3,7 @@ import {formatParameters} from "../../registry/modelfile.js";
 import type {ModelEntry} from "../../registry/types.js";
 import type {Runtime} from "../../runtime/runtime.js";
 import type {Upstream, UpstreamModel} from "../../upstream/index.js";
+import {thinkingSupport} from "../../runner/reasoning.js";
 
 export const OLLAMA_COMPAT_VERSION = "0.6.8";
 
@@ -12,7 +13,14 @@ export function capabilities(runtime: Runtime, entry: ModelEntry): string[] {
     const caps = ["completion"];
     if (runtime.supportsTools(entry)) caps.push("tools");
     if (m?.has_fim) caps.push("insert");
+    if (thinkingSupport(m?.chat_template, m?.chat_wrapper) != null) caps.push("thinking");
     return caps;
+}
+
+/** For /api/show: `thinking.off` says whether `think: false` turns this model's thinking off ("disabled") or only leaves it out ("hidden"). */
+export function thinkingShow(entry: ModelEntry): {thinking?: {off: string}} {
+    const support = thinkingSupport(entry.metadata?.chat_template, entry.metadata?.chat_wrapper);
+    return support ? {thinking: {off: support.off}} : {};
 }
 
 export function details(entry: ModelEntry) {

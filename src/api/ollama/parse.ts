@@ -1,7 +1,7 @@
 /** Ollama request bodies → the internal request's parts. */
 import {badRequest} from "../../runtime/errors.js";
 import type {RequestOptions} from "../../runtime/job.js";
-import type {ChatMessage, GenerateRequest, ToolDefinition} from "../../runtime/protocol.js";
+import type {ChatMessage, GenerateRequest, ReasoningRequest, ToolDefinition} from "../../runtime/protocol.js";
 import {parseOptions} from "../../runtime/sampling.js";
 import {checkOutputSchema} from "../shared/constraints.js";
 import type {Body} from "../shared/parse.js";
@@ -57,6 +57,10 @@ export function parseMessages(v: unknown): ChatMessage[] {
                 }
                 return {id: typeof (tc as Body).id === "string" ? (tc as Body).id as string : `call_${j}`, name: fn.name, arguments: args as Record<string, unknown>};
             });
+        if (role === "assistant" && msg.thinking != null) {
+            if (typeof msg.thinking !== "string") throw badRequest(`messages[${i}].thinking must be a string`, "messages");
+            if (msg.thinking !== "") out.thinking = msg.thinking;
+        }
         if (typeof msg.tool_call_id === "string") out.tool_call_id = msg.tool_call_id;
         if (typeof msg.tool_name === "string") out.tool_name = msg.tool_name;
         else if (typeof msg.name === "string" && role === "tool") out.tool_name = msg.name;
@@ -76,4 +80,15 @@ export function requestOptions(body: Body): RequestOptions {
         opts.num_predict = body[key];
     }
     return opts;
+}
+
+/**
+ * `think`: true or false, or a level ("low", "medium", "high") for models that take one (gpt-oss). Absent: the
+ * model's default, with its thoughts in `thinking`.
+ */
+export function parseThink(v: unknown): ReasoningRequest | undefined {
+    if (v == null) return undefined;
+    if (typeof v === "boolean") return {enabled: v};
+    if (v === "low" || v === "medium" || v === "high") return {enabled: true, effort: v};
+    throw badRequest(`invalid think value: ${JSON.stringify(v)}; use true, false, "low", "medium" or "high"`, "think");
 }

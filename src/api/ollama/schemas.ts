@@ -3,7 +3,7 @@ import {arr, bodySchema, bool, nullable, num, obj, oneOf, str} from "../shared/s
 
 const keepAlive = oneOf(num, str);
 const format = oneOf(str, obj);
-const common = {model: str, stream: bool, keep_alive: keepAlive, options: nullable(obj), format: nullable(format), grammar: str};
+const common = {model: str, stream: bool, keep_alive: keepAlive, options: nullable(obj), format: nullable(format), grammar: str, think: nullable(oneOf(bool, str))};
 
 export const showSchema = bodySchema({model: str, name: str, verbose: bool});
 export const generateSchema = bodySchema({...common, prompt: str, suffix: str, system: str, raw: bool, images: nullable(arr), template: str});
