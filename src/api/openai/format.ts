@@ -3,6 +3,7 @@ import {randomBytes} from "node:crypto";
 import type {GenerationResult} from "../../runtime/job.js";
 import type {ToolCall} from "../../runtime/protocol.js";
 import {schedulingFacts, type WireFormat} from "../shared/generation.js";
+import type {ReasoningWireFormat} from "../ollama/format.js";
 import type {Body} from "../shared/parse.js";
 
 export const SYSTEM_FINGERPRINT = "fp_zombiecoder";
@@ -24,6 +25,7 @@ export function openAIUsage(r: GenerationResult) {
         completion_tokens: r.stats.eval_count,
         total_tokens: r.stats.prompt_tokens + r.stats.eval_count,
         prompt_tokens_details: {cached_tokens: r.stats.cached_tokens},
+        completion_tokens_details: {reasoning_tokens: r.stats.reasoning_tokens ?? 0},
         // not in OpenAI's usage (its SDKs ignore it): queue, load, eviction, cache and latency class
         zombiecoder: schedulingFacts(r)
     };
@@ -37,8 +39,11 @@ function errorEvent(message: string, status: number) {
     return {error: {message, type: status >= 500 ? "api_error" : "invalid_request_error", param: null, code: null}};
 }
 
-/** Chat completion chunks: a role chunk first, content deltas, whole tool calls with an index, a finish chunk, usage, [DONE]. */
-export function chatFormat(model: string, includeUsage: boolean): WireFormat {
+/**
+ * Chat completion chunks: a role chunk first, content deltas (thoughts as `reasoning_content` deltas, as llama-server
+ * and DeepSeek send them), whole tool calls with an index, a finish chunk, usage, [DONE].
+ */
+export function chatFormat(model: string, includeUsage: boolean): ReasoningWireFormat {
     const id = randomId("chatcmpl-");
     const created = unix();
     const base = {id, object: "chat.completion.chunk", created, model, system_fingerprint: SYSTEM_FINGERPRINT};
@@ -48,6 +53,7 @@ export function chatFormat(model: string, includeUsage: boolean): WireFormat {
         contentType: "text/event-stream",
         start: (w) => w.sse(chunk({role: "assistant", content: ""})),
         text: (w, text) => w.sse(chunk({content: text})),
+        thinking: (w, text) => w.sse(chunk({reasoning_content: text})),
         toolCalls: (w, calls) => {
             w.sse(chunk({tool_calls: wireCalls(calls, callIndex)}));
             callIndex += calls.length;
@@ -58,11 +64,12 @@ export function chatFormat(model: string, includeUsage: boolean): WireFormat {
             w.sse("[DONE]");
         },
         error: (w, message, status) => w.sse(errorEvent(message, status)),
-        aggregate: (text, calls, r) => ({
+        aggregate: (text, calls, r, thinking) => ({
             id, object: "chat.completion", created, model, system_fingerprint: SYSTEM_FINGERPRINT,
             choices: [{
                 index: 0,
-                message: {role: "assistant", content: calls.length > 0 && text === "" ? null : text, refusal: null, ...(calls.length > 0 ? {tool_calls: wireCalls(calls, 0)} : {})},
+                message: {role: "assistant", content: calls.length > 0 && text === "" ? null : text, ...(thinking ? {reasoning_content: thinking} : {}),
+                    refusal: null, ...(calls.length > 0 ? {tool_calls: wireCalls(calls, 0)} : {})},
                 logprobs: null,
                 finish_reason: finishReason(r, calls.length)
             }],

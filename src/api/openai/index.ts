@@ -10,7 +10,7 @@ import {parseKeepAlive} from "../shared/keep-alive.js";
 import {bodyOf, optionalBool, optionalNumber, optionalString} from "../shared/parse.js";
 import type {ApiPluginOptions} from "../ollama/index.js";
 import {chatFormat, completionFormat} from "./format.js";
-import {base64Floats, includeUsage, openAIOptions, parseOpenAIMessages, parseOpenAITools, parseResponseFormat} from "./parse.js";
+import {base64Floats, includeUsage, openAIOptions, parseOpenAIMessages, parseOpenAITools, parseReasoning, parseResponseFormat} from "./parse.js";
 import {chatSchema, completionSchema, embeddingsSchema} from "./schemas.js";
 
 function requireModel(runtime: Runtime, body: Body): string {
@@ -32,6 +32,7 @@ export const openaiApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
         const tools = parseOpenAITools(body.tools, body.functions);
         const toolChoice = parseToolChoice(body.tool_choice, body.function_call, tools);
         const format = parseResponseFormat(body.response_format);
+        const reasoning = parseReasoning(body);
         const grammar = optionalString(body, "grammar");
         const usesTools = tools != null && tools.length > 0 && toolChoice !== "none";
         refuseLogprobs(body);
@@ -48,7 +49,8 @@ export const openaiApi: FastifyPluginAsync<ApiPluginOptions> = async (app, {runt
             ...(tools?.length ? {tools} : {}),
             ...(toolChoice ? {tool_choice: toolChoice} : {}),
             ...(parallelToolCalls != null ? {parallelToolCalls} : {}),
-            format, grammar
+            format, grammar,
+            ...(reasoning ? {reasoning} : {})
         }, chatFormat(job.model, includeUsage(body)), stream);
     });
 

@@ -1,7 +1,7 @@
 /** OpenAI request bodies → the internal request's parts (messages, tools, response_format, sampling). */
 import {badRequest} from "../../runtime/errors.js";
 import type {RequestOptions} from "../../runtime/job.js";
-import type {ChatMessage, GenerateRequest, ToolCall, ToolDefinition} from "../../runtime/protocol.js";
+import type {ChatMessage, GenerateRequest, ReasoningRequest, ToolCall, ToolDefinition} from "../../runtime/protocol.js";
 import {checkOutputSchema} from "../shared/constraints.js";
 import {optionalNumber, parseStop, type Body} from "../shared/parse.js";
 
@@ -73,6 +73,7 @@ export function parseOpenAIMessages(v: unknown): ChatMessage[] {
         if (role === "user") return {role: "user", content: contentText(msg.content, where)};
         if (role === "assistant") {
             const out: ChatMessage = {role: "assistant", content: contentText(msg.content, where)};
+            if (typeof msg.reasoning_content === "string" && msg.reasoning_content !== "") out.thinking = msg.reasoning_content;
             const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls : msg.function_call != null ? [{id: "call_legacy", function: msg.function_call}] : [];
             if (calls.length > 0) {
                 out.tool_calls = calls.map((tc: unknown, j: number): ToolCall => {
@@ -137,3 +138,24 @@ export function base64Floats(v: number[]): string {
     return buf.toString("base64");
 }
 
+
+const EFFORTS: Record<string, ReasoningRequest> = {
+    none: {enabled: false}, minimal: {enabled: true, effort: "low"}, low: {enabled: true, effort: "low"},
+    medium: {enabled: true, effort: "medium"}, high: {enabled: true, effort: "high"}, xhigh: {enabled: true, effort: "high"}
+};
+
+/**
+ * `reasoning_effort` (OpenAI's levels; "none" turns thinking off), or llama-server's
+ * `chat_template_kwargs.enable_thinking` (Qwen3's switch, as its model cards show). Absent: the model's default.
+ */
+export function parseReasoning(body: Body): ReasoningRequest | undefined {
+    const effort = body.reasoning_effort;
+    if (effort != null) {
+        if (typeof effort !== "string" || !Object.hasOwn(EFFORTS, effort))
+            throw invalid(`reasoning_effort must be one of ${Object.keys(EFFORTS).join(", ")}; got ${JSON.stringify(effort)}`, "reasoning_effort");
+        return EFFORTS[effort];
+    }
+    const kwargs = body.chat_template_kwargs as Body | null | undefined;
+    if (kwargs != null && typeof kwargs === "object" && typeof kwargs.enable_thinking === "boolean") return {enabled: kwargs.enable_thinking};
+    return undefined;
+}

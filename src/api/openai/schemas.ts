@@ -7,6 +7,6 @@ const sampling = {
     n: nullable(num), stop: nullable(strOrStrings), stream: nullable(bool), stream_options: nullable(obj), grammar: str
 };
 
-export const chatSchema = bodySchema({...sampling, model: str, messages: arr, parallel_tool_calls: nullable(bool), logprobs: nullable(bool), top_logprobs: nullable(num), tools: nullable(arr), functions: nullable(arr), response_format: nullable(obj)});
+export const chatSchema = bodySchema({...sampling, model: str, messages: arr, parallel_tool_calls: nullable(bool), logprobs: nullable(bool), top_logprobs: nullable(num), tools: nullable(arr), functions: nullable(arr), response_format: nullable(obj), reasoning_effort: nullable(str), chat_template_kwargs: nullable(obj)});
 export const completionSchema = bodySchema({...sampling, model: str, prompt: nullable(oneOf(str, arr)), logprobs: nullable(num), suffix: nullable(str), echo: nullable(bool), best_of: nullable(num)});
 export const embeddingsSchema = bodySchema({model: str, encoding_format: str, dimensions: nullable(num)});
