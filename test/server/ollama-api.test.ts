@@ -128,7 +128,7 @@ describe("Ollama API", () => {
     });
 
     it("oracle: /api/chat and /api/generate text equals node-llama-cpp's own greedy output", async () => {
-        const ctx = await oracleModel.createContext({contextSize: 2048, sequences: 1});
+        const ctx = await oracleModel.createContext({contextSize: 2048, sequences: 1, flashAttention: false});
         try {
             const seq = ctx.getSequence();
             const chat = new LlamaChat({contextSequence: seq, autoDisposeSequence: false});
