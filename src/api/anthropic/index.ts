@@ -14,7 +14,7 @@ import type {ApiPluginOptions} from "../ollama/index.js";
 import {countPromptTokens} from "../shared/count.js";
 import {stripAttributionSetting} from "./attribution.js";
 import {messagesFormat} from "./format.js";
-import {number, parseAnthropicMessages, parseAnthropicToolChoice, parseAnthropicTools, systemText} from "./parse.js";
+import {number, parseAnthropicMessages, parseAnthropicToolChoice, parseAnthropicTools, parseThinking, systemText} from "./parse.js";
 import {countTokensSchema, messagesSchema} from "./schemas.js";
 
 export interface AnthropicPluginOptions extends ApiPluginOptions {
@@ -34,6 +34,7 @@ export const anthropicApi: FastifyPluginAsync<AnthropicPluginOptions> = async (a
         const stream = optionalBool(body, "stream") ?? false;
         const system = systemText(body.system, strip);
         const messages = parseAnthropicMessages(body.messages);
+        const reasoning = parseThinking(body.thinking, maxTokens);
         const tools = parseAnthropicTools(body.tools);
         const toolChoice = parseAnthropicToolChoice(body.tool_choice, tools);
         const usesTools = tools != null && tools.length > 0 && toolChoice !== "none";
@@ -58,7 +59,8 @@ export const anthropicApi: FastifyPluginAsync<AnthropicPluginOptions> = async (a
             ...(toolChoice ? {tool_choice: toolChoice} : {}),
             // tool_choice.disable_parallel_tool_use: at most one tool_use block
             ...((body.tool_choice as Body | null | undefined)?.disable_parallel_tool_use === true ? {parallelToolCalls: false} : {}),
-            ...(format ? {format} : {})
+            ...(format ? {format} : {}),
+            reasoning
         }, messagesFormat(job.model), stream);
     });
 

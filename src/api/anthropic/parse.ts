@@ -1,6 +1,6 @@
 /** Anthropic Messages bodies → the internal request's parts; errors in Anthropic's own wording. */
 import {badRequest} from "../../runtime/errors.js";
-import type {ChatMessage, ToolCall, ToolChoice, ToolDefinition} from "../../runtime/protocol.js";
+import type {ChatMessage, ReasoningRequest, ToolCall, ToolChoice, ToolDefinition} from "../../runtime/protocol.js";
 import type {Body} from "../shared/parse.js";
 import {withoutAttribution} from "./attribution.js";
 
@@ -45,7 +45,8 @@ export function systemText(v: unknown, stripAttribution = false): string | undef
 
 /**
  * Anthropic messages → internal ones. A user turn's tool_result blocks become tool messages (they answer the
- * previous assistant turn's tool_use blocks) ahead of its text; thinking blocks are dropped.
+ * previous assistant turn's tool_use blocks) ahead of its text; an assistant turn's thinking blocks become its
+ * thought (the template keeps or drops it; redacted thinking has nothing a local model can read).
  */
 export function parseAnthropicMessages(v: unknown): ChatMessage[] {
     if (!Array.isArray(v) || v.length === 0) throw invalid("messages: at least one message is required");
@@ -62,6 +63,7 @@ export function parseAnthropicMessages(v: unknown): ChatMessage[] {
         }
         if (!Array.isArray(content)) throw invalid(`messages.${i}.content: Input should be a valid string or list of content blocks`);
         let text = "";
+        let thinking = "";
         const calls: ToolCall[] = [];
         const results: ChatMessage[] = [];
         content.forEach((b, j) => {
@@ -92,6 +94,8 @@ export function parseAnthropicMessages(v: unknown): ChatMessage[] {
                     break;
                 }
                 case "thinking":
+                    if (role === "assistant" && typeof block.thinking === "string") thinking += block.thinking;
+                    break;
                 case "redacted_thinking":
                     break;
                 default:
@@ -99,7 +103,7 @@ export function parseAnthropicMessages(v: unknown): ChatMessage[] {
             }
         });
         out.push(...results);
-        if (role === "assistant") out.push({role, content: text, ...(calls.length > 0 ? {tool_calls: calls} : {})});
+        if (role === "assistant") out.push({role, content: text, ...(thinking !== "" ? {thinking} : {}), ...(calls.length > 0 ? {tool_calls: calls} : {})});
         else if (text !== "" || results.length === 0) out.push({role, content: text});
     });
     return out;
@@ -139,3 +143,28 @@ export function parseAnthropicToolChoice(v: unknown, tools: ToolDefinition[] | u
     }
 }
 
+
+/**
+ * `thinking`: {type: "enabled", budget_tokens} thinks within that budget (below max_tokens, as Anthropic requires),
+ * {type: "adaptive"} as the model likes, {type: "disabled"} or no field not at all: Anthropic's models think only
+ * when asked, and clients that did not ask do not expect thinking blocks.
+ */
+export function parseThinking(v: unknown, maxTokens: number): ReasoningRequest {
+    if (v == null) return {enabled: false};
+    const t = v as Body;
+    switch (t.type) {
+        case "disabled":
+            return {enabled: false};
+        case "adaptive":
+            return {enabled: true};
+        case "enabled": {
+            const budget = t.budget_tokens;
+            if (typeof budget !== "number" || !Number.isInteger(budget) || budget < 1)
+                throw invalid("thinking.budget_tokens: Input should be a positive integer");
+            if (budget >= maxTokens) throw invalid("`max_tokens` must be greater than `thinking.budget_tokens`");
+            return {enabled: true, budgetTokens: budget};
+        }
+        default:
+            throw invalid("thinking.type: Input should be 'enabled', 'adaptive' or 'disabled'");
+    }
+}
