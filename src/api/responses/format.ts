@@ -9,7 +9,10 @@ import type {WireFormat} from "../shared/generation.js";
 import type {Body} from "../shared/parse.js";
 import {randomId} from "../openai/format.js";
 import type {ToolSet} from "./tools.js";
-import type {DroppedTool, FunctionCallItem, MessageItem, OutputItem, ResponseEcho, ResponseObject, ResponseStatus, ResponseUsage} from "./wire.js";
+import type {
+    DroppedTool, FunctionCallItem, MessageItem, OutputItem, ReasoningItem, ResponseEcho, ResponseObject, ResponseStatus, ResponseUsage
+} from "./wire.js";
+import type {ReasoningWireFormat} from "../ollama/format.js";
 
 export interface ResponseContext {
     id: string;
@@ -29,8 +32,7 @@ export function responsesUsage(r: GenerationResult): ResponseUsage {
         input_tokens: r.stats.prompt_tokens,
         input_tokens_details: {cached_tokens: r.stats.cached_tokens},
         output_tokens: r.stats.eval_count,
-        // thought tokens are counted here once the generation reports them separately
-        output_tokens_details: {reasoning_tokens: 0},
+        output_tokens_details: {reasoning_tokens: r.stats.reasoning_tokens ?? 0},
         total_tokens: r.stats.prompt_tokens + r.stats.eval_count
     };
 }
@@ -45,6 +47,7 @@ export class ResponseWriter {
     readonly createdAt = unix();
     readonly items: OutputItem[] = [];
     private message: MessageItem | null = null;
+    private reasoning: ReasoningItem | null = null;
     private calls = 0;
     private completed = false;
 
@@ -75,7 +78,38 @@ export class ResponseWriter {
         this.emit("response.in_progress", {response: this.snapshot("in_progress")});
     }
 
+    /** A piece of the thought: a reasoning item (before the message it precedes) with one reasoning_text part. */
+    thinking(delta: string): void {
+        if (delta === "") return;
+        let item = this.reasoning;
+        if (!item) {
+            this.closeMessage("completed");
+            item = {id: randomId("rs_"), type: "reasoning", status: "in_progress", summary: [], content: []};
+            this.items.push(item);
+            this.reasoning = item;
+            const output_index = this.items.length - 1;
+            this.emit("response.output_item.added", {output_index, item: structuredClone(item)});
+            item.content.push({type: "reasoning_text", text: ""});
+            this.emit("response.content_part.added", {item_id: item.id, output_index, content_index: 0, part: {type: "reasoning_text", text: ""}});
+        }
+        item.content[0]!.text += delta;
+        this.emit("response.reasoning_text.delta", {item_id: item.id, output_index: this.items.indexOf(item), content_index: 0, delta});
+    }
+
+    private closeReasoning(status: ReasoningItem["status"]): void {
+        const item = this.reasoning;
+        if (!item) return;
+        this.reasoning = null;
+        const output_index = this.items.indexOf(item);
+        const text = item.content[0]!.text;
+        this.emit("response.reasoning_text.done", {item_id: item.id, output_index, content_index: 0, text});
+        this.emit("response.content_part.done", {item_id: item.id, output_index, content_index: 0, part: {type: "reasoning_text", text}});
+        item.status = status;
+        this.emit("response.output_item.done", {output_index, item: structuredClone(item)});
+    }
+
     private openMessage(): MessageItem {
+        this.closeReasoning("completed");
         if (this.message) return this.message;
         const item: MessageItem = {id: randomId("msg_"), type: "message", status: "in_progress", role: "assistant", content: []};
         this.items.push(item);
@@ -109,6 +143,7 @@ export class ResponseWriter {
     /** Calls past the request's limit (parallel_tool_calls: false, max_tool_calls) are not returned. */
     toolCalls(calls: ToolCall[]): void {
         if (calls.length === 0) return;
+        this.closeReasoning("completed");
         this.closeMessage("completed");
         for (const call of calls) {
             if (this.calls >= this.ctx.maxToolCalls) return;
@@ -134,7 +169,7 @@ export class ResponseWriter {
     finish(r: GenerationResult): ResponseObject {
         const incomplete = r.stats.done_reason === "length" && this.calls === 0;
         // an answer always has a message or a call, even an empty one, as OpenAI's does
-        if (this.items.length === 0) this.openMessage();
+        if (!this.items.some((i) => i.type !== "reasoning")) this.openMessage();
         this.closeMessage(incomplete ? "incomplete" : "completed");
         const response = this.snapshot(incomplete ? "incomplete" : "completed", {
             completed_at: unix(),
@@ -151,6 +186,7 @@ export class ResponseWriter {
 
     fail(message: string, status: number): void {
         const code = status >= 500 ? "server_error" : "invalid_request";
+        this.closeReasoning("incomplete");
         this.closeMessage("incomplete");
         this.emit("response.failed", {response: this.snapshot("failed", {error: {code, message}})});
         this.emit("error", {code, message, param: null});
@@ -159,17 +195,20 @@ export class ResponseWriter {
     /** The answer as the model wrote it (its own tool names), for the conversation a later response continues. */
     private answer(): ChatMessage {
         let content = "";
+        let thinking = "";
         const calls: ToolCall[] = [];
         for (const item of this.items) {
             if (item.type === "message") content += item.content.map((c) => c.text).join("");
+            else if (item.type === "reasoning") thinking += item.content.map((c) => c.text).join("");
             else calls.push({id: item.call_id, name: this.ctx.tools.modelName(item.name, item.namespace), arguments: JSON.parse(item.arguments) as Record<string, unknown>});
         }
-        return {role: "assistant", content, ...(calls.length > 0 ? {tool_calls: calls} : {})};
+        // the thought goes with the answer: the template keeps it while a tool round trip continues this turn
+        return {role: "assistant", content, ...(thinking !== "" ? {thinking} : {}), ...(calls.length > 0 ? {tool_calls: calls} : {})};
     }
 }
 
 /** The Responses wire format for the shared generation driver. */
-export function responsesFormat(ctx: ResponseContext): WireFormat {
+export function responsesFormat(ctx: ResponseContext): ReasoningWireFormat {
     let sequence = 0;
     // a streamed answer starts with start(), which hands over the stream every later event goes to
     let stream: StreamWriter | null = null;
@@ -186,7 +225,9 @@ export function responsesFormat(ctx: ResponseContext): WireFormat {
             writer.finish(r);
         },
         error: (_w, message, status) => writer.fail(message, status),
-        aggregate: (text, calls, r) => {
+        thinking: (_w, text) => writer.thinking(text),
+        aggregate: (text, calls, r, thinking) => {
+            writer.thinking(thinking ?? "");
             writer.text(text);
             writer.toolCalls(calls);
             return writer.finish(r);

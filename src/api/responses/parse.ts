@@ -147,10 +147,22 @@ export function parseResponsesRequest(body: Body): ResponsesRequest {
 }
 
 /**
- * What `reasoning.effort` asks of the generation. Every effort is accepted today and none changes the request: a model's
- * thought segment is separated and bounded by the reasoning work (the `reasoning` output items and their token count
- * hook in here and in the format's usage), so until then a local model answers as it always does.
+ * What `reasoning.effort` asks of the generation: "none" turns thinking off, the others are a level ("minimal" is
+ * the lowest one, "xhigh" the highest) that bounds the thought segment; absent, the model thinks as its template does.
  */
-export function reasoningRequest(_effort: ReasoningEffort | undefined): Partial<GenerateRequest> {
-    return {};
+export function reasoningRequest(effort: ReasoningEffort | undefined): Partial<GenerateRequest> {
+    switch (effort) {
+        case undefined:
+            return {};
+        case "none":
+            return {reasoning: {enabled: false}};
+        case "minimal":
+        case "low":
+            return {reasoning: {enabled: true, effort: "low"}};
+        case "medium":
+            return {reasoning: {enabled: true, effort: "medium"}};
+        case "high":
+        case "xhigh":
+            return {reasoning: {enabled: true, effort: "high"}};
+    }
 }

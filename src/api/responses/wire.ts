@@ -29,7 +29,16 @@ export interface FunctionCallItem {
     namespace?: string;
 }
 
-export type OutputItem = MessageItem | FunctionCallItem;
+/** The model's thought segment, as openai-node's `ResponseReasoningItem` reads it (the text itself, no summary). */
+export interface ReasoningItem {
+    id: string;
+    type: "reasoning";
+    status: "in_progress" | "completed" | "incomplete";
+    summary: never[];
+    content: Array<{type: "reasoning_text"; text: string}>;
+}
+
+export type OutputItem = MessageItem | FunctionCallItem | ReasoningItem;
 
 export interface ResponseUsage {
     input_tokens: number;
