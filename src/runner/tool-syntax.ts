@@ -256,7 +256,8 @@ function partialSuffix(text: string, marker: string): number {
 export class ToolCallFilter {
     private readonly tools: ToolIndex;
     private pending = "";
-    private block: {syntax: BlockSyntax; inner: string} | null = null;
+    /** The call text being collected, and the whitespace before it (answer text again if the call does not parse). */
+    private block: {syntax: BlockSyntax; inner: string; lead: string} | null = null;
     /** Nothing but whitespace has been seen so far: the answer may be a bare JSON call (Llama 3.x). */
     private atStart = true;
     private bareJson: string | null = null;
@@ -288,8 +289,15 @@ export class ToolCallFilter {
                 this.pending = text;
                 return;
             }
+            const head = text.slice(lead.length);
+            // "[TOOL_CALLS]" begins like a JSON list: wait until the two can be told apart
+            if (BLOCK_SYNTAXES.some((s) => s.start.startsWith(head) && head.length < s.start.length)) {
+                this.pending = text;
+                return;
+            }
             this.atStart = false;
-            if ((text[lead.length] === "{" || text[lead.length] === "[") && this.block == null) {
+            const marker = BLOCK_SYNTAXES.some((s) => head.startsWith(s.start));
+            if (!marker && (head[0] === "{" || head[0] === "[") && this.block == null) {
                 this.bareJson = text;
                 return;
             }
@@ -313,9 +321,9 @@ export class ToolCallFilter {
             if (r.ok) this.sendCalls(r.calls);
             else this.opts.onText(raw);
         } else if (this.block) {
-            const {syntax, inner} = this.block;
+            const {syntax, inner, lead} = this.block;
             this.block = null;
-            this.closeBlock(syntax, inner, false);
+            this.closeBlock(syntax, inner, lead, false);
         } else if (this.pending !== "") {
             // a marker's beginning at the very end is just text
             this.sendText(this.pending);
@@ -336,8 +344,8 @@ export class ToolCallFilter {
         }
         if (first) {
             this.sendText(text.slice(0, first.at));
+            this.block = {syntax: first.syntax, inner: "", lead: this.heldWhitespace};
             this.heldWhitespace = "";
-            this.block = {syntax: first.syntax, inner: ""};
             return text.slice(first.at + first.syntax.start.length);
         }
         const hold = Math.max(...BLOCK_SYNTAXES.map((s) => partialSuffix(text, s.start)));
@@ -360,11 +368,11 @@ export class ToolCallFilter {
             return "";
         }
         this.block = null;
-        this.closeBlock(block.syntax, all.slice(0, at), true);
+        this.closeBlock(block.syntax, all.slice(0, at), block.lead, true);
         return all.slice(at + block.syntax.end.length);
     }
 
-    private closeBlock(syntax: BlockSyntax, inner: string, closed: boolean): void {
+    private closeBlock(syntax: BlockSyntax, inner: string, lead: string, closed: boolean): void {
         const r = syntax.parse(inner, this.tools);
         if (r.ok) {
             this.sendCalls(r.calls);
@@ -372,6 +380,7 @@ export class ToolCallFilter {
         }
         const raw = syntax.start + inner + (closed && syntax.end != null ? syntax.end : "");
         this.opts.onUnparsed(syntax.name, r.reason, raw);
+        this.heldWhitespace = lead;
         this.sendText(raw);
     }
 
