@@ -94,6 +94,7 @@ export class RunnerProcess implements Runner {
                 this.loadWaiter = null;
                 return;
             case "text":
+            case "thinking":
             case "tool_calls":
                 this.pending.get(m.id)?.onEvent?.(m);
                 return;

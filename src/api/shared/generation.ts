@@ -13,12 +13,14 @@ export interface WireFormat {
     /** Lines written before the first token (Anthropic's message_start, for example). */
     start?(w: StreamWriter): void;
     text(w: StreamWriter, text: string): void;
+    /** A piece of the model's thought segment, streamed as it comes (families without a field for it leave this out). */
+    thinking?(w: StreamWriter, text: string): void;
     toolCalls(w: StreamWriter, calls: ToolCall[]): void;
     finish(w: StreamWriter, result: GenerationResult): void;
     /** An error after headers went out: Ollama writes an `{"error"}` line, SSE families an error event. */
     error(w: StreamWriter, message: string, status: number): void;
-    /** The whole answer for stream:false. */
-    aggregate(text: string, calls: ToolCall[], result: GenerationResult): unknown;
+    /** The whole answer for stream:false; `thinking` is the whole thought segment ("" when the model wrote none). */
+    aggregate(text: string, calls: ToolCall[], result: GenerationResult, thinking?: string): unknown;
 }
 
 /** The name of the model that served a request, on every answer (aliases and fuzzy matches resolve to it). */
@@ -127,13 +129,16 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
     }
     if (!stream) {
         let text = "";
+        let thinking = "";
         const calls: ToolCall[] = [];
         const result = await job.generate(gen, (e) => {
             if (e.type === "text") {
                 noteFirstToken(request);
                 text += e.text;
-            }
-            else if (e.type === "tool_calls") calls.push(...e.calls);
+            } else if (e.type === "thinking") {
+                noteFirstToken(request);
+                thinking += e.text;
+            } else if (e.type === "tool_calls") calls.push(...e.calls);
         }, clientGone);
         recordFacts(request, job, result);
         const note = contextNote(job, result);
@@ -142,7 +147,7 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
             logger.info({model: job.model, requested: job.numCtx, served: result.contextSize}, "num_ctx above the loaded context; served within it");
         }
         schedulingHeaders(reply, result);
-        await reply.type("application/json; charset=utf-8").send(format.aggregate(text, calls, result));
+        await reply.type("application/json; charset=utf-8").send(format.aggregate(text, calls, result, thinking));
         return;
     }
     // the generation stops when the client goes, before the stream opens (its socket) or after (the writer)
@@ -166,8 +171,11 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
             if (e.type === "text") {
                 noteFirstToken(request);
                 format.text(open(), e.text);
-            }
-            else if (e.type === "tool_calls") format.toolCalls(open(), e.calls);
+            } else if (e.type === "thinking") {
+                noteFirstToken(request);
+                const writer = open();
+                format.thinking?.(writer, e.text);
+            } else if (e.type === "tool_calls") format.toolCalls(open(), e.calls);
         }, stop.signal);
         if (!w && clientGone.aborted) {
             logRequest(logger, request, 499);
