@@ -15,6 +15,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import {parseCli, UsageError, formatUsageError} from "../src/cli/args.js";
+import {stop, treeRssBytes, waitFor} from "./ship.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const KEY = "bench-peer-key";
@@ -138,7 +139,6 @@ function freePort(): Promise<number> {
 
 /** RSS of a process and its descendants: /proc on Linux, `ps` elsewhere; null when neither answers. */
 async function treeRss(pid: number): Promise<number | null> {
-    const {treeRssBytes} = await import("./ship.js");
     const fromProc = treeRssBytes(pid);
     if (fromProc != null) return fromProc;
     try {
@@ -157,29 +157,6 @@ async function treeRss(pid: number): Promise<number | null> {
     } catch {
         return null;
     }
-}
-
-async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
-        if (child.exitCode !== null) throw new Error(`${url}: the process exited with code ${child.exitCode}`);
-        try {
-            if ((await fetch(url, {signal: AbortSignal.timeout(1000)})).ok) return;
-        } catch {
-            // not listening yet
-        }
-        await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    await exited;
-    clearTimeout(timer);
 }
 
 // ---- engines ---------------------------------------------------------------------------------------------------
@@ -220,7 +197,7 @@ function ourEngine(home: string, modelName: string, threads: number): Engine {
             for (const k of ["ZOMBIECODER_HOME", "ZOMBIECODER_CONFIG", "ZOMBIECODER_PORT", "ZOMBIECODER_HOST"]) delete env[k];
             const child = spawn(process.execPath, [...args, "--home", home], {cwd: home, env, stdio: ["ignore", "ignore", "inherit"]});
             const url = `http://127.0.0.1:${port}`;
-            await waitHealthy(`${url}/health`, child, 120_000);
+            await waitFor(`${url}/health`, child, 120_000);
             return {child, url};
         },
         async promptEval(url, prompt) {
@@ -241,7 +218,7 @@ function llamaServerEngine(binary: string, model: string, threads: number): Engi
             const child = spawn(binary, ["-m", model, "-t", String(threads), "-c", String(CONTEXT * PARALLEL), "-np", String(PARALLEL),
                 "--seed", String(SEED), "--host", "127.0.0.1", "--port", String(port)], {stdio: "ignore"});
             const url = `http://127.0.0.1:${port}`;
-            await waitHealthy(`${url}/health`, child, 120_000);
+            await waitFor(`${url}/health`, child, 120_000);
             return {child, url};
         },
         async promptEval(url, prompt) {

@@ -3,10 +3,10 @@
  * one of realistic shape (~0.4B parameters, q8_0). Prints ratios; asserts nothing. Both sides use the same thread
  * count (default 1), so the ratios compare like with like.
  */
-import {spawn, type ChildProcess} from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import {BENCH_KEY, pct, startBenchServer} from "./server.js";
 import type {ChatHistoryItem} from "node-llama-cpp";
 import {formatUsageError, parseCliOrExit, UsageError} from "../src/cli/args.js";
 
@@ -40,34 +40,13 @@ function threadCount(text: string, from: string): number {
     return n;
 }
 
-const KEY = "bench-key";
+const KEY = BENCH_KEY;
 const THREADS = args.threads != null ? threadCount(args.threads, "--threads") : threadCount(process.env.BENCH_THREADS ?? "1", "BENCH_THREADS");
 const OUT_FILE = args.out ?? process.env.BENCH_OUT;
 // The engine and the model generator load only after the arguments are known good, so --help answers at once.
 const {getLlama, LlamaChat} = await import("node-llama-cpp");
 const {writeTestModel} = await import("../src/gguf/test-model.js");
 
-function pct(values: number[], p: number): number {
-    const s = [...values].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-
-async function startServer(home: string, port: number): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/start.ts", "--home", home], {
-        cwd: path.resolve(import.meta.dirname, ".."),
-        env: {...process.env, ZOMBIECODER_PORT: String(port), ZOMBIECODER_API_KEY: KEY, ZOMBIECODER_LOG_LEVEL: "warn"},
-        stdio: ["ignore", "ignore", "inherit"]
-    });
-    for (let i = 0; i < 200; i++) {
-        try {
-            if ((await fetch(`http://127.0.0.1:${port}/api/version`)).ok) return child;
-        } catch {
-            // not up yet
-        }
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error("server did not start");
-}
 
 async function post<T>(url: string, body: unknown): Promise<T> {
     const res = await fetch(url, {method: "POST", headers: {"x-api-key": KEY, "content-type": "application/json"}, body: JSON.stringify(body)});
@@ -125,7 +104,7 @@ async function main() {
     };
     out(`# ZombieCoder Provider benchmark (${new Date().toISOString()}, ${os.cpus()[0]?.model ?? "cpu"}, ${os.availableParallelism()} CPUs, threads ${THREADS})`);
 
-    const server = await startServer(home, port);
+    const server = await startBenchServer(home, port);
     try {
         const status = await (await fetch(url + "/runtime/status", {headers: {"x-api-key": KEY}})).json() as {memory: {server_rss_bytes: number}};
         out(`server RSS with no model loaded: ${(status.memory.server_rss_bytes / 1024 / 1024).toFixed(0)} MB`);

@@ -11,38 +11,18 @@
  * Environment: BENCH_THREADS (default 1), BENCH_FIM_RUNS (default 20), BENCH_PRESET ("tiny" or "realistic",
  * default "tiny").
  */
-import {spawn, type ChildProcess} from "node:child_process";
+import type {ChildProcess} from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import {BENCH_KEY, pct, startBenchServer} from "./server.js";
 import {writeTestModel, type TestModelPresetName} from "../src/gguf/test-model.js";
 
-const KEY = "bench-key";
+const KEY = BENCH_KEY;
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const FIM_RUNS = Number(process.env.BENCH_FIM_RUNS ?? 20);
 const PRESET = (process.env.BENCH_PRESET ?? "tiny") as TestModelPresetName;
 
-function pct(values: number[], p: number): number {
-    const s = [...values].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
-
-async function startServer(home: string, port: number): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/start.ts", "--home", home], {
-        cwd: path.resolve(import.meta.dirname, ".."),
-        env: {...process.env, ZOMBIECODER_PORT: String(port), ZOMBIECODER_API_KEY: KEY, ZOMBIECODER_LOG_LEVEL: "warn"},
-        stdio: ["ignore", "ignore", "inherit"]
-    });
-    for (let i = 0; i < 300; i++) {
-        try {
-            if ((await fetch(`http://127.0.0.1:${port}/api/version`)).ok) return child;
-        } catch {
-            // not up yet
-        }
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error("server did not start");
-}
 
 async function stopServer(child: ChildProcess): Promise<void> {
     const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -80,7 +60,7 @@ async function fimLatencies(base: string): Promise<number[]> {
 async function fimBench(): Promise<string[]> {
     const dir = await home({models: {coder: {context_size: 4096, parallel: 2}}}, 31);
     const port = 18000 + Math.floor(Math.random() * 1000);
-    const server = await startServer(dir, port);
+    const server = await startBenchServer(dir, port);
     const base = `http://127.0.0.1:${port}`;
     try {
         await post(base, "/v1/completions", FIM);
@@ -124,7 +104,7 @@ const CONVERSATION = Array.from({length: 44}, (_, i) => `step ${i}: read the fil
 async function secondTurn(enabled: boolean): Promise<{firstMs: number; secondMs: number; evaluated: number; prompt: number}> {
     const dir = await home({models: {coder: {context_size: 4096, parallel: 1}}, prompt_cache: {enabled}}, 32);
     const port = 19000 + Math.floor(Math.random() * 1000);
-    const server = await startServer(dir, port);
+    const server = await startBenchServer(dir, port);
     const base = `http://127.0.0.1:${port}`;
     type Done = {prompt_eval_count: number; prompt_eval_duration: number; load_duration: number; zombiecoder: {prompt_tokens: number}};
     try {

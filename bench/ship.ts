@@ -69,7 +69,8 @@ export function treeRssBytes(pid: number): number | null {
     return total;
 }
 
-async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** Polls `url` until it answers 2xx; fails at once when the child exits. */
+export async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
         if (child.exitCode !== null) throw new Error(`${url}: the process exited with code ${child.exitCode}`);
@@ -83,7 +84,8 @@ async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Pro
     throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+/** SIGTERM, then SIGKILL after 15 s. */
+export async function stop(child: ChildProcess): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
