@@ -114,7 +114,7 @@ export class Engine {
             flashAttention: this.llama.gpu === false ? false : "auto"
         });
         this.wrappers = new ChatWrappers(this.model);
-        this.pool = new SequencePool(this.context, spec.parallel, this.wrappers.base);
+        this.pool = new SequencePool(this.context, spec, this.wrappers.base);
         if (spec.promptCache) {
             const store = new PromptStateStore(spec.promptCache, `llama.cpp ${this.llama.llamaCppRelease.release} gpu:${String(this.llama.gpu)}`, this.log);
             try {

@@ -1,5 +1,6 @@
 import {LlamaChat, LlamaCompletion, type ChatWrapper, type LlamaContext, type LlamaContextSequence, type Token} from "node-llama-cpp";
 import {cancelled} from "../runtime/errors.js";
+import type {LoadSpec} from "../runtime/protocol.js";
 
 /** One context sequence of the runner's context, with the chat and completion objects bound to it. */
 export interface Sequence {
@@ -19,10 +20,13 @@ export class SequencePool {
     readonly all: readonly Sequence[];
     private waiters: Array<() => void> = [];
 
-    /** `chatWrapper`: the model's resolved wrapper (resolving it renders the template, so once for all sequences). */
-    constructor(context: LlamaContext, count: number, chatWrapper: ChatWrapper | "auto" = "auto") {
+    /**
+     * `spec`: the model's load spec (`parallel` sequences; the rest configures each sequence).
+     * `chatWrapper`: the model's resolved wrapper (resolving it renders the template, so once for all sequences).
+     */
+    constructor(context: LlamaContext, spec: Pick<LoadSpec, "parallel">, chatWrapper: ChatWrapper | "auto" = "auto") {
         const all: Sequence[] = [];
-        for (let index = 0; index < count; index++) {
+        for (let index = 0; index < spec.parallel; index++) {
             const sequence = context.getSequence();
             all.push({
                 index,
