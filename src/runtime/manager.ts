@@ -11,7 +11,7 @@ import type {LoadedInfo} from "./protocol.js";
 import {Supersession} from "./supersede.js";
 import type {Runner, RunnerFactory} from "./runner.js";
 import {RunnerProcess} from "./runner-process.js";
-import {physicalCores} from "./system-info.js";
+import {defaultThreads} from "./system-info.js";
 
 export type {ModelState} from "./model-state.js";
 export type {Runner, RunnerFactory} from "./runner.js";
@@ -491,7 +491,7 @@ export class ModelManager {
                 modelPath: entry.abs_path,
                 contextSize,
                 parallel,
-                threads: this.config.threads > 0 ? this.config.threads : physicalCores(),
+                threads: this.config.threads > 0 ? this.config.threads : defaultThreads(),
                 gpu: this.config.gpu,
                 ...(this.config.prompt_cache.enabled && this.config.prompt_cache.max_mb > 0 ? {promptCache: {
                     dir: this.config.paths.promptStates,

@@ -57,6 +57,11 @@ export function physicalCores(): number {
     return cachedCores;
 }
 
+/** The thread count a model runs with when `threads` is 0 (auto). */
+export function defaultThreads(): number {
+    return physicalCores();
+}
+
 let darwinCache: {at: number; bytes: number} | null = null;
 
 /**
