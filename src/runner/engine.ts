@@ -249,7 +249,7 @@ export class Engine {
         try {
             const before = seq.sequence.tokenMeter.getState();
             const meter = new GenerationMeter(id, emit, this.model);
-            await prefill(seq.sequence, tokens, this.context.batchSize, signal);
+            await prefill(seq.sequence, tokens, this.context.batchSize, signal, evaluationPriorityOf(req.latency));
             // calls completed so far, kept in case the context runs out before generateResponse can return them
             const completed: ReturnedCall[] = [];
             // a named tool_choice asks for that one call
@@ -339,7 +339,7 @@ export class Engine {
         try {
             const before = seq.sequence.tokenMeter.getState();
             const meter = new GenerationMeter(id, emit, this.model);
-            await prefill(seq.sequence, tokens, this.context.batchSize, signal);
+            await prefill(seq.sequence, tokens, this.context.batchSize, signal, evaluationPriorityOf(req.latency));
             const opts = {
                 ...this.sampling(req, meter),
                 maxTokens,
