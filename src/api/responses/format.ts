@@ -5,7 +5,7 @@
 import type {GenerationResult} from "../../runtime/job.js";
 import type {ChatMessage, ToolCall} from "../../runtime/protocol.js";
 import type {StreamWriter} from "../../server/stream.js";
-import type {WireFormat} from "../shared/generation.js";
+import {schedulingFacts, type WireFormat} from "../shared/generation.js";
 import type {Body} from "../shared/parse.js";
 import {randomId} from "../openai/format.js";
 import type {ToolSet} from "./tools.js";
@@ -33,7 +33,8 @@ export function responsesUsage(r: GenerationResult): ResponseUsage {
         input_tokens_details: {cached_tokens: r.stats.cached_tokens},
         output_tokens: r.stats.eval_count,
         output_tokens_details: {reasoning_tokens: r.stats.reasoning_tokens ?? 0},
-        total_tokens: r.stats.prompt_tokens + r.stats.eval_count
+        total_tokens: r.stats.prompt_tokens + r.stats.eval_count,
+        zombiecoder: schedulingFacts(r)
     };
 }
 

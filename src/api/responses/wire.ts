@@ -2,6 +2,7 @@
  * The Responses API's answer shapes, as openai-node's `Response` type and Codex CLI's SSE parser read them. Only the
  * parts this server writes are spelled out.
  */
+import type {schedulingFacts} from "../shared/generation.js";
 
 export interface OutputText {
     type: "output_text";
@@ -46,6 +47,12 @@ export interface ResponseUsage {
     output_tokens: number;
     output_tokens_details: {reasoning_tokens: number};
     total_tokens: number;
+    /**
+     * Not in OpenAI's usage: queue, load, eviction, cache and latency class, as the other families report them in
+     * theirs. openai-node and Codex CLI ignore usage fields they do not know, so it rides in `usage`, where every
+     * family puts it, and reaches clients in the whole response and in response.completed alike.
+     */
+    zombiecoder: ReturnType<typeof schedulingFacts>;
 }
 
 /** A tool the request sent that this server cannot run, so the model never saw it. */
