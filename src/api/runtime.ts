@@ -1,8 +1,19 @@
 /** The runtime's own routes: explicit load and unload, pin and unpin, installed models, live status, rescan. */
 import type {FastifyPluginAsync} from "fastify";
+import type {ModelEntry} from "../registry/types.js";
 import type {Runtime} from "../runtime/runtime.js";
 import {tagEntry, upstreamTag} from "./ollama/models.js";
 import {nameParam} from "./shared/parse.js";
+
+/**
+ * The sequences a model that never loaded would get, as a loaded model's row reports its own: its file's entry
+ * decides (a variant runs on its base's runner), and "auto" is whatever the config says for it, per model first.
+ */
+function wouldRun(runtime: Runtime, file: ModelEntry): {parallel: number; parallel_auto: boolean; short_reserved: number} {
+    const parallel = runtime.manager.parallelFor(file);
+    const setting = runtime.config.models[file.name]?.parallel ?? runtime.config.parallel;
+    return {parallel, parallel_auto: setting === "auto", short_reserved: runtime.manager.shortReservedFor(file, parallel)};
+}
 
 export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {runtime}) => {
     app.post("/runtime/load/*", async (request) => {
@@ -56,7 +67,8 @@ export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {r
                 if (s) return file.name === m.name ? s : {...s, name: m.name, runs_on: file.name};
                 return {
                     name: m.name, state: m.status === "invalid" ? "invalid" : "unloaded", reason: m.reason ?? null, runner_pid: null,
-                    pinned: runtime.manager.pinned(m), keep_loaded: runtime.manager.keepLoaded(m), in_flight: 0, queued: 0, last_used: null, loaded_at: null,
+                    pinned: runtime.manager.pinned(m), keep_loaded: runtime.manager.keepLoaded(m), in_flight: 0, queued: 0,
+                    queued_short: 0, queued_long: 0, ...wouldRun(runtime, file), last_used: null, loaded_at: null,
                     load_ms: 0, loads: 0, requests: 0, context_size: 0, estimate_bytes: 0, measured_rss_bytes: 0, budget_bytes: 0, expires_at: null
                 };
             }),
