@@ -1,6 +1,7 @@
 import fs from "node:fs";
+import {createRequire} from "node:module";
 import path from "node:path";
-import {pino, type Logger, type LevelWithSilent} from "pino";
+import {pino, type Level, type Logger, type LevelWithSilent} from "pino";
 
 export type {Logger};
 
@@ -62,30 +63,48 @@ export function logFeedOf(logger: Logger): LogFeed | null {
     return (logger as unknown as Record<symbol, LogFeed | undefined>)[FEED] ?? null;
 }
 
+/** pino-pretty is CommonJS and needed only where a person watches a terminal, so it is loaded then, not at start. */
+const requireOptional = createRequire(import.meta.url);
+
+/**
+ * Where the lines go, written from this thread: pino's transports would start a worker thread (about 12 MB RSS
+ * each) for what is only appending lines to a file and to stdout. SonicBoom writes asynchronously and pino flushes
+ * it synchronously on exit, so nothing buffered is lost when the process exits.
+ */
+function destinations(opts: LoggerOptions, loggerLevel: LevelWithSilent): pino.StreamEntry[] {
+    // a silent logger writes nothing whatever its streams accept; a stream level cannot be "silent"
+    const level: Level = loggerLevel === "silent" ? "fatal" : loggerLevel;
+    const streams: pino.StreamEntry[] = [];
+    if (opts.logsDir) {
+        fs.mkdirSync(opts.logsDir, {recursive: true});
+        const file = path.join(opts.logsDir, `${opts.name ?? "provider"}.log`);
+        // opened here, synchronously: a stream still opening when the process exits cannot be flushed (SonicBoom throws)
+        streams.push({level, stream: pino.destination({dest: fs.openSync(file, "a"), sync: false})});
+    }
+    if (!opts.quiet) {
+        const pretty = opts.pretty ?? Boolean(process.stdout.isTTY);
+        if (pretty) {
+            const build = requireOptional("pino-pretty") as (o: Record<string, unknown>) => NodeJS.WritableStream;
+            streams.push({level, stream: build({colorize: true, translateTime: "SYS:HH:MM:ss", ignore: "pid,hostname", destination: 1, sync: false})});
+        } else streams.push({level, stream: pino.destination({dest: 1, sync: false})});
+    }
+    return streams;
+}
+
 /**
  * One logger factory for the whole provider: JSON lines to `logs/<name>.log`, and readable lines on a terminal.
  */
 export function createLogger(opts: LoggerOptions = {}): Logger {
     const level = opts.level ?? "info";
-    const targets: pino.TransportTargetOptions[] = [];
-    if (opts.logsDir) {
-        fs.mkdirSync(opts.logsDir, {recursive: true});
-        targets.push({target: "pino/file", level, options: {destination: path.join(opts.logsDir, `${opts.name ?? "provider"}.log`), mkdir: true}});
-    }
-    if (!opts.quiet) {
-        const pretty = opts.pretty ?? Boolean(process.stdout.isTTY);
-        targets.push(pretty
-            ? {target: "pino-pretty", level, options: {colorize: true, translateTime: "SYS:HH:MM:ss", ignore: "pid,hostname"}}
-            : {target: "pino/file", level, options: {destination: 1}});
-    }
     const base = {redact: {paths: REDACT_PATHS, censor: "[redacted]"}, level, name: opts.name};
-    if (targets.length === 0) return pino({...base, level: "silent"});
+    const streams = destinations(opts, level);
+    if (streams.length === 0) return pino({...base, level: "silent"});
     const feed = new LogFeed();
     // the hook sees each line after serialization, so redaction has already happened
     const logger = pino({...base, hooks: {streamWrite: (line: string) => {
         feed.publish(line.endsWith("\n") ? line.slice(0, -1) : line);
         return line;
-    }}}, pino.transport({targets}));
+    }}}, pino.multistream(streams));
     // pino's child loggers are prototype children of their parent, so they find the same feed
     Object.defineProperty(logger, FEED, {value: feed});
     return logger;

@@ -1,6 +1,9 @@
 import fs from "node:fs/promises";
+import {spawnSync} from "node:child_process";
 import path from "node:path";
+import {pathToFileURL} from "node:url";
 import {expect, it} from "vitest";
+import {tsxExecArgv} from "../../src/build-layout.js";
 import {createLogger} from "../../src/log/logger.js";
 import {makeHome, removeHome} from "../helpers/home.js";
 
@@ -20,6 +23,30 @@ it("writes JSON lines to logs/ and redacts keys and tokens", async () => {
         expect(line.model).toBe("m");
         expect(text).not.toMatch(/sk-secret|hf_secret/);
         expect(text).toContain("[redacted]");
+    } finally {
+        await removeHome(home);
+    }
+});
+
+it("keeps the lines logged just before process.exit, written without a worker thread", async () => {
+    const home = await makeHome("zc-log-exit-");
+    try {
+        const logsDir = path.join(home, "logs");
+        // a fresh process, so its exit is real: the lines must be flushed on the way out, not by a worker thread
+        const script = `const {createLogger} = await import(${JSON.stringify(pathToFileURL(path.resolve("src/log/logger.ts")).href)});
+const {isMainThread} = await import("node:worker_threads");
+const logger = createLogger({level: "info", logsDir: ${JSON.stringify(logsDir)}, name: "x", pretty: false});
+for (let i = 0; i < 200; i++) logger.info({i}, "line");
+const workers = process.getActiveResourcesInfo().filter((r) => /worker/i.test(r)).length;
+logger.info({workers, isMainThread}, "last");
+process.exit(0);`;
+        const r = spawnSync(process.execPath, [...tsxExecArgv(), "--input-type=module", "-e", script], {encoding: "utf8", timeout: 30_000});
+        expect(r.status, r.stderr).toBe(0);
+        const lines = (await fs.readFile(path.join(logsDir, "x.log"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(lines).toHaveLength(201);
+        expect(lines.at(-1)).toMatchObject({msg: "last", workers: 0});
+        // the same lines went to stdout, as JSON when stdout is not a terminal
+        expect(r.stdout.trim().split("\n")).toHaveLength(201);
     } finally {
         await removeHome(home);
     }
