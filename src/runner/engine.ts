@@ -12,6 +12,8 @@ import type {
     ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerStatus, ToolCall
 } from "../runtime/protocol.js";
 import {AnswerStream} from "./answer-stream.js";
+import {BinaryTestCache, defaultBinaryTestCacheFile} from "./binary-test-cache.js";
+import {withBinaryTestCache} from "./binary-test-fork.js";
 import {GrammarCache} from "./grammars.js";
 import {forceFunctionCall, forcedFunctions, toChatHistory, toFunctions} from "./history.js";
 import {GenerationMeter} from "./meter.js";
@@ -93,12 +95,14 @@ export class Engine {
         const t0 = performance.now();
         // the server resolves the default (physical cores) before it starts a runner
         this.threads = spec.threads > 0 ? spec.threads : Math.max(1, os.availableParallelism());
-        this.llama = await getLlama({
+        // node-llama-cpp's binary test forks a process per load (~580 ms); a binary that passed it before skips it
+        const cacheFile = defaultBinaryTestCacheFile();
+        this.llama = await withBinaryTestCache(cacheFile == null ? null : new BinaryTestCache(cacheFile), () => getLlama({
             gpu: spec.gpu === "auto" ? "auto" : spec.gpu,
             build: "never",
             maxThreads: this.threads,
             logLevel: (spec.logLevel as LlamaLogLevel | undefined) ?? LlamaLogLevel.error
-        });
+        }));
         this.model = await this.llama.loadModel({modelPath: spec.modelPath});
         const train = this.model.trainContextSize;
         const contextSize = Math.max(16, spec.contextSize);
