@@ -9,6 +9,7 @@ import type {CommandRunner} from "../service/runner.js";
 import type {ServiceAction, ServiceComponent, ServiceScope} from "../service/types.js";
 import {CONFIG_OPTIONS, CONFIG_USAGE, formatUsageError, parseCli, UsageError} from "./args.js";
 import {runIfEntryPoint} from "./common.js";
+import {commandHint} from "../command-hint.js";
 
 const ACTIONS: readonly ServiceAction[] = ["install", "uninstall", "start", "stop", "restart", "status"];
 
@@ -153,7 +154,7 @@ export async function main(argv: string[], deps: ServiceCliDeps = {}): Promise<n
         result.manualSteps.forEach((s, i) => err(`  ${i + 1}. ${s}`));
     }
     if (result.status === "done" && args.action === "install")
-        out(`Logs: ${config.paths.logs}. Check it with: npm run service -- status${args.component === "watchdog" ? " --watchdog" : ""}`);
+        out(`Logs: ${config.paths.logs}. Check it with: ${commandHint("service", `status${args.component === "watchdog" ? " --watchdog" : ""}`)}`);
     return result.status === "done" ? 0 : result.status === "blocked" ? 2 : 1;
 }
 

@@ -33,6 +33,7 @@ import {loadSetupConfig, type ConfigSource} from "../setup/steps/setup-config.js
 import {loadTasklist, type TaskDef} from "../setup/tasklist.js";
 import {acquireLock, LockHeldError, type LockHandle} from "../watchdog/lock.js";
 import {isEntryPoint, renderTable} from "./common.js";
+import {commandHint} from "../command-hint.js";
 
 const USAGE = `usage: npm run setup -- [options]
   --plan               print every step, what it would change and which approvals it would ask; change nothing
@@ -252,7 +253,7 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
                 default: true
             });
             if (!go) {
-                out("Setup not started; nothing was changed. Run npm run setup -- --plan to see the plan again.");
+                out(`Setup not started; nothing was changed. Run ${commandHint("setup", "--plan")} to see the plan again.`);
                 return 0;
             }
         }
@@ -349,7 +350,7 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
             progress.pause();
             // The state file already holds the last transition: the interrupted step starts over on --resume.
             abort.abort(new Error("interrupted"));
-            err(`\nInterrupted. Continue later with: npm run setup -- --resume${args.home ? ` --home ${JSON.stringify(home)}` : ""}`);
+            err(`\nInterrupted. Continue later with: ${commandHint("setup", `--resume${args.home ? ` --home ${JSON.stringify(home)}` : ""}`)}`);
             setTimeout(() => process.exit(130), 200).unref();
         };
         onInterrupt = onSignal;

@@ -3,6 +3,7 @@
  * A close name is only ever suggested, never served: a typo of one size may well be another size.
  */
 import {normalizeName} from "./names.js";
+import {commandHint} from "../command-hint.js";
 
 /** Names longer than this are not compared (edit distance is quadratic, and no model name is that long). */
 const MAX_COMPARED_LENGTH = 256;
@@ -79,7 +80,7 @@ export function missHint(requested: string, installedNames: readonly string[], s
     const installed = [...new Set(installedNames)].sort();
     if (installed.length === 0)
         return "no models are installed: copy a .gguf file into the models folder (models_dir) or download one with "
-            + "`npm run pull -- hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M` (or POST /download/start); it is found on the next request";
+            + `\`${commandHint("pull", "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M")}\` (or POST /download/start); it is found on the next request`;
     const close = (suggestions ?? closeNames(requested, installed)).slice(0, MAX_SUGGESTIONS);
     const parts: string[] = [];
     if (close.length > 0) parts.push(`did you mean ${close.map((n) => `'${n}'`).join(" or ")}?`);

@@ -11,6 +11,7 @@ import {quotePosixArg} from "../service/quote.js";
 import {chooseBestModel, type BestModelChoice} from "./best-model.js";
 import {providerBaseUrl} from "./provider-url.js";
 import {editorSnippets} from "./steps/editor-snippets.js";
+import {commandHint} from "../command-hint.js";
 
 export interface ClosingFacts {
     baseUrl: string;
@@ -86,7 +87,7 @@ export function closingLines(f: ClosingFacts): string {
     const m = f.choice.model;
     if (!m) {
         out.push("", "No model is installed yet, so there is nothing to chat with. Add one, then run npm run setup again:",
-            "  npm run pull -- hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF:Q4_K_M     (any hf:org/repo:QUANT, or an https://…/file.gguf URL)",
+            `  ${commandHint("pull", "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF:Q4_K_M")}     (any hf:org/repo:QUANT, or an https://…/file.gguf URL)`,
             `  or copy .gguf files into ${f.modelsDir} (or into Ollama, LM Studio or the Hugging Face cache, which are read in place)`);
     } else {
         out.push("", editorSnippets({baseUrl: f.baseUrl, key: key.placeholder, model: m.name}));

@@ -18,6 +18,7 @@ import type {SafetyData} from "./steps/safety.js";
 import type {EditorOutcomeRow} from "./steps/editors.js";
 import type {TestsData} from "./steps/test-results.js";
 import type {ConfigData} from "./steps/write-config.js";
+import {commandHint} from "../command-hint.js";
 
 export const REPORT_FILE_NAME = "provider_setup_report.json";
 export const SUMMARY_FILE_NAME = "MODEL_MIGRATION_SUMMARY.md";
@@ -87,9 +88,9 @@ export function buildSetupReport(ctx: SetupContext, opts: {configFile: string; m
     }
     if (ctx.steps.config.status === "denied") next.push("The provider still uses the published placeholder key: approve config:overwrite, or set auth.api_key_file yourself.");
     if (safety && safety.kept.length > 0) next.push(`${safety.kept.length} safe-to-delete candidate(s) were kept; review them with npm run audit, or answer delete:<path> in a later setup run.`);
-    if (!(service?.installed)) next.push("Start the provider with npm start, or install the service with npm run service -- install.");
+    if (!(service?.installed)) next.push(`Start the provider with npm start, or install the service with ${commandHint("service", "install")}.`);
     const wired = (dataOf<{editors?: EditorOutcomeRow[]}>(ctx, "editors")?.editors ?? []).filter((e) => e.result === "written");
-    if (wired.length > 0) next.push(`${wired.map((e) => e.title).join(", ")} now use the provider; npm run setup -- --restore-editors puts their previous settings back.`);
+    if (wired.length > 0) next.push(`${wired.map((e) => e.title).join(", ")} now use the provider; ${commandHint("setup", "--restore-editors")} puts their previous settings back.`);
     else next.push("Point your editor at the provider with the snippets in MODEL_MIGRATION_SUMMARY.md.");
     return {
         version: 1,
@@ -149,7 +150,7 @@ export function renderMigrationSummary(report: SetupReport, opts: {baseUrl: stri
         out.push("| Name | Size | Quantization | Parameters | Source | Path | Status |", "| --- | ---: | --- | --- | --- | --- | --- |");
         for (const m of report.models.entries)
             out.push(`| ${mdCell(m.name)} | ${formatSize(m.size_bytes)} | ${m.quantization ?? "-"} | ${m.parameters ?? "-"} | ${m.source}${m.read_only ? " (read-only)" : ""} | \`${mdCell(m.path)}\` | ${m.status === "invalid" ? `invalid: ${mdCell(m.reason ?? "")}` : m.status} |`);
-    } else out.push("No models found. Download one (`npm run pull -- hf:org/repo:Q4_K_M`) or put GGUF files in `models/`, then run `npm run setup` again.");
+    } else out.push(`No models found. Download one (\`${commandHint("pull", "hf:org/repo:Q4_K_M")}\`) or put GGUF files in \`models/\`, then run \`npm run setup\` again.`);
     out.push("");
 
     out.push("## Duplicates", "");

@@ -8,6 +8,7 @@ import {parseModelfile} from "../../registry/modelfile.js";
 import {badRequest} from "../../runtime/errors.js";
 import {parseOptions} from "../../runtime/sampling.js";
 import type {Body} from "../shared/parse.js";
+import {commandHint} from "../../command-hint.js";
 
 export interface CreateRequest {
     name: string;
@@ -21,7 +22,7 @@ export interface CreateRequest {
 
 /** Where a model can come from instead, for every refusal that is about getting new weights. */
 export function alternatives(modelsDir: string): string {
-    return `put the GGUF file in the models folder (${modelsDir}) or download one with \`npm run pull -- <org>/<repo>\` ` +
+    return `put the GGUF file in the models folder (${modelsDir}) or download one with \`${commandHint("pull", "<org>/<repo>")}\` ` +
         "(or POST /api/pull {\"model\": \"hf.co/<org>/<repo>:<quant>\"}); it is then served under its own name, " +
         "and POST /api/create {\"model\": \"<new name>\", \"from\": \"<that name>\"} makes variants of it";
 }

@@ -17,6 +17,7 @@ import {StreamWriter} from "../../server/stream.js";
 import {bodyOf, optionalBool, optionalString} from "../shared/parse.js";
 import {alternatives, checkModelName, parseCreateRequest} from "./create-request.js";
 import {blobSchema, copySchema, createSchema, deleteSchema, pushSchema} from "./schemas.js";
+import {commandHint} from "../../command-hint.js";
 
 export interface ManageApiOptions {
     runtime: Runtime;
@@ -181,7 +182,7 @@ export const ollamaManageApi: FastifyPluginAsync<ManageApiOptions> = async (app,
             if (!isVariant(entry))
                 throw badRequest(`'${entry.name}' is a model file (${entry.abs_path}); /api/delete removes only aliases and variants. ` +
                     "To delete model files, review the candidates of GET /models/safe-to-delete (or npm run audit) and remove them with " +
-                    "POST /models/delete {\"paths\": [...], \"token\": ...} (npm run audit -- --delete); see documentation/models.md. " +
+                    "POST /models/delete {\"paths\": [...], \"token\": ...} (" + commandHint("audit", "--delete") + "); see documentation/models.md. " +
                     "Or delete the file yourself and rescan.", "model");
             await deleteVariant(entry.name);
             return ok(reply);

@@ -4,6 +4,7 @@
  */
 import {getJsonc, JsoncError, setJsonc} from "./jsonc.js";
 import {EditorMergeError, type MergeResult, type ProviderFacts} from "./facts.js";
+import {commandHint} from "../../command-hint.js";
 
 export function claudeCodeEnv(f: ProviderFacts): Record<string, string> {
     return {
@@ -27,7 +28,7 @@ export function mergeClaudeCode(before: string | null, f: ProviderFacts, file: s
         if (err instanceof JsoncError) throw new EditorMergeError(`${file}: ${err.message}; setup edits only valid settings`);
         throw err;
     }
-    const notes = ["every Claude Code session now uses the local model; npm run setup -- --restore-editors undoes it"];
+    const notes = [`every Claude Code session now uses the local model; ${commandHint("setup", "--restore-editors")} undoes it`];
     if (!f.tools) notes.push(`${f.model} has no tools capability, and Claude Code always sends tools: it may refuse to work`);
     return {text, notes};
 }

@@ -20,6 +20,7 @@ import type {ApprovalRequest} from "../records.js";
 import {defineStep, outcome, type StepContext} from "./contract.js";
 import type {SafetyData} from "./safety.js";
 import {loadSetupConfig} from "./setup-config.js";
+import {commandHint} from "../../command-hint.js";
 
 export interface EditorRow {
     id: EditorId;
@@ -141,7 +142,7 @@ export function createEditorsStep(probeFor: (ctx: StepContext) => SystemProbe = 
                 approvals.push({
                     id: `editors:${e.id}`, kind: "editor", title: `Point ${target.title} at this provider (${file})`,
                     details: `${file}${before == null ? " (created)" : ""}, the key redacted:\n${shownDiff(before, merged.text, facts.facts, facts.keyFile)}\n` +
-                        `${before == null ? "Setup creates this file" : `The current file is kept as ${file}.zc-backup-<time>`}; npm run setup -- --restore-editors puts it back.` +
+                        `${before == null ? "Setup creates this file" : `The current file is kept as ${file}.zc-backup-<time>`}; ${commandHint("setup", "--restore-editors")} puts it back.` +
                         (merged.notes.length > 0 ? `\nThen: ${merged.notes.join("; ")}.` : "")
                 });
             }
@@ -181,7 +182,7 @@ export function createEditorsStep(probeFor: (ctx: StepContext) => SystemProbe = 
             const written = out.filter((r) => r.result === "written");
             const asked = out.filter((r) => prep.rows.find((p) => p.id === r.id)?.plan === "ask");
             if (written.length > 0) {
-                ctx.out(["", "Editors and agents now pointed at this provider (undo with npm run setup -- --restore-editors):",
+                ctx.out(["", `Editors and agents now pointed at this provider (undo with ${commandHint("setup", "--restore-editors")}):`,
                     ...written.map((r) => `  ${r.title}: ${r.file}${r.notes.length > 0 ? ` (${r.notes.join("; ")})` : ""}`)].join("\n"));
             }
             const words = out.map((r) => `${r.title} ${r.result}`).join(", ");

@@ -7,6 +7,7 @@ import {applyServicePlan, buildServicePlan, defaultProbe, describePlan, serviceS
 import {execaRunner, type CommandRunner} from "../../service/runner.js";
 import {notElevatedMessage, windowsElevation} from "../windows-admin.js";
 import {defineStep, outcome, StepError, type StepContext} from "./contract.js";
+import {commandHint} from "../../command-hint.js";
 
 /** This machine, seen through the run's environment (PATH, XDG_CONFIG_HOME, SUDO_USER), which tests isolate. */
 function probeFor(ctx: StepContext): SystemProbe {
@@ -101,7 +102,7 @@ export function createServiceStep(system: ServiceStepSystem = {probe: probeFor, 
                 data.result = "not installed: service:install denied";
                 return outcome("denied", "service not installed (service:install denied)", {
                     reason: "service:install denied", data: {...data},
-                    findings: ["the provider runs in the foreground (npm start); install the service later with npm run service -- install"]
+                    findings: [`the provider runs in the foreground (npm start); install the service later with ${commandHint("service", "install")}`]
                 });
             }
             // The whole plan, prerequisites included, was shown with the approval question, so it applies without asking again.
@@ -120,7 +121,7 @@ export function createServiceStep(system: ServiceStepSystem = {probe: probeFor, 
                 const w = await applyServicePlan(watchdog, {approve: true, logger: ctx.logger});
                 data.watchdog_installed = w.status === "done";
                 if (w.status === "done") findings.push(w.message);
-                else data.warnings.push(`the watchdog service was not installed (${w.status}): ${w.message}; install it later with npm run service -- install --watchdog`);
+                else data.warnings.push(`the watchdog service was not installed (${w.status}): ${w.message}; install it later with ${commandHint("service", "install --watchdog")}`);
                 data.warnings.push(...w.warnings);
             }
             return outcome("done", `${plan.manager} service "${plan.serviceName}" installed${data.watchdog_installed ? `, watchdog "${data.watchdog_name}" too` : ""}`, {

@@ -4,6 +4,7 @@ import path from "node:path";
 import {literallyCovered, NO_IDENTITY_HELP, requiredIgnoreRules, SETUP_IDENTITY, type BranchResult, type IgnoreRule, type SetupGit} from "../git.js";
 import type {CommitRecord} from "../records.js";
 import {defineStep, outcome, StepError, type StepContext} from "./contract.js";
+import {commandHint} from "../../command-hint.js";
 
 export const HOME_FOLDERS = ["test", "documentation", "models", "scripts", "logs", "config", "registry"];
 
@@ -62,8 +63,8 @@ async function refuseNested(git: SetupGit, home: string): Promise<void> {
     if (!top) return;
     throw new StepError(`${home} is inside the git repository ${top}. Setup keeps the provider home in a repository of its own, ` +
         `and will neither create one inside yours (a nested repository) nor commit to yours or switch its branch.\n` +
-        `Either choose a home outside ${top} (npm run setup -- --home <folder>), or make that repository's top folder the home ` +
-        `(npm run setup -- --home ${JSON.stringify(top)}). Nothing was changed.`);
+        `Either choose a home outside ${top} (${commandHint("setup", "--home <folder>")}), or make that repository's top folder the home ` +
+        `(${commandHint("setup", `--home ${JSON.stringify(top)}`)}). Nothing was changed.`);
 }
 
 function rulesFor(ctx: StepContext): IgnoreRule[] {
