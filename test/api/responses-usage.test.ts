@@ -1,6 +1,7 @@
 /**
  * The Responses API reports the scheduling facts every family reports: `usage.zombiecoder` in the whole response and
- * in response.completed, and the `X-ZombieCoder-*` headers on a whole answer, all telling the same counts.
+ * in response.completed, and the `X-ZombieCoder-*` headers on a whole answer, all telling the same counts. An input
+ * longer than the context is refused as OpenAI refuses it, or cut with `truncation: "auto"` and the cut reported.
  */
 import OpenAI from "openai";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
@@ -25,13 +26,15 @@ interface Usage {
     zombiecoder: Facts;
 }
 
+const LONG_TEXT = Array.from({length: 900}, (_, i) => `word${i % 50}`).join(" ");
+
 let home: string;
 let server: TestServer;
 
 beforeAll(async () => {
     home = await makeHome("zc-responses-usage-");
     await addScriptedModel(home, "writer/writer-q8_0.gguf", "The folder holds two files.");
-    server = await startTestServer(home, {models: {writer: {context_size: 1024, parallel: 1}}});
+    server = await startTestServer(home, {models: {writer: {context_size: 512, parallel: 1}}});
 });
 
 afterAll(async () => {
@@ -93,5 +96,27 @@ describe("Responses usage carries the zombiecoder facts", () => {
         const z = expectConsistent(completed!.response!.usage!);
         expect(z.prompt_tokens).toBeGreaterThan(0);
         expect(events.find((e) => e.type === "response.created")!.response!.usage).toBeNull();
+    });
+
+    it("an input longer than the context is a 400 naming input, streamed or not; truncation auto cuts it and says how much", async () => {
+        const input = [
+            {role: "user", content: LONG_TEXT},
+            {role: "assistant", content: "ok"},
+            {role: "user", content: "and now?"}
+        ];
+        for (const stream of [false, true]) {
+            const res = await server.api("/v1/responses", {method: "POST", json: {model: "writer", input, stream, max_output_tokens: 4}});
+            expect(res.status, `stream: ${stream}`).toBe(400);
+            const body = await res.json() as {error: {message: string; type: string; code: string; param: string}};
+            expect(body.error).toMatchObject({type: "invalid_request_error", code: "context_length_exceeded", param: "input"});
+            expect(body.error.message).toMatch(/this model's context holds 512 tokens, but the prompt is \d{3,} tokens/);
+        }
+        const res = await server.api("/v1/responses", {method: "POST", json: {model: "writer", input, truncation: "auto", max_output_tokens: 4}});
+        expect(res.status).toBe(200);
+        const body = await res.json() as {truncation: string; usage: Usage};
+        expect(body.truncation).toBe("auto");
+        expect(body.usage.zombiecoder.truncated_tokens).toBeGreaterThan(0);
+        expect(body.usage.input_tokens).toBeLessThan(512);
+        expect(Number(res.headers.get("x-zombiecoder-truncated-tokens"))).toBe(body.usage.zombiecoder.truncated_tokens);
     });
 });

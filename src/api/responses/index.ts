@@ -64,6 +64,12 @@ function promptMessages(req: ResponsesRequest, previous: StoredResponse | null):
     return messages;
 }
 
+/** The runner names `messages` in a too-long prompt's 400; a Responses client sent `input`, as OpenAI's error names it. */
+function inputParam(err: unknown): unknown {
+    if (!(err instanceof ProviderError) || err.code !== "context_length_exceeded" || err.param === "input") return err;
+    return new ProviderError(err.kind, err.message, {code: err.code, param: "input"});
+}
+
 const usesTools = (req: ResponsesRequest) => req.tools.definitions.length > 0 && req.toolChoice !== "none";
 
 export const responsesApi: FastifyPluginAsync<ResponsesPluginOptions> = async (app, opts) => {
@@ -101,19 +107,23 @@ export const responsesApi: FastifyPluginAsync<ResponsesPluginOptions> = async (a
                 if (req.store) store.put({id, response, parent: previous, turn: [...req.input, answer]});
             }
         });
-        await serveGeneration(request, reply, logger, job, {
-            mode: "chat",
-            messages: job.withDefaults(promptMessages(req, previous)),
-            options: job.sampling,
-            ...(tools ? {tools: req.tools.definitions} : {}),
-            ...(req.toolChoice ? {tool_choice: req.toolChoice} : {}),
-            ...(req.format != null ? {format: req.format} : {}),
-            // the runner stops after one call; the writer's limit still applies to max_tool_calls
-            ...(req.echo.parallel_tool_calls ? {} : {parallelToolCalls: false}),
-            ...reasoningRequest(req.reasoningEffort),
-            // the Responses API's truncation: "auto" drops the oldest input, "disabled" (its default) refuses with a 400
-            ...(req.echo.truncation === "auto" ? {truncate: true} : {})
-        }, format, req.stream);
+        try {
+            await serveGeneration(request, reply, logger, job, {
+                mode: "chat",
+                messages: job.withDefaults(promptMessages(req, previous)),
+                options: job.sampling,
+                ...(tools ? {tools: req.tools.definitions} : {}),
+                ...(req.toolChoice ? {tool_choice: req.toolChoice} : {}),
+                ...(req.format != null ? {format: req.format} : {}),
+                // the runner stops after one call; the writer's limit still applies to max_tool_calls
+                ...(req.echo.parallel_tool_calls ? {} : {parallelToolCalls: false}),
+                ...reasoningRequest(req.reasoningEffort),
+                // the Responses API's truncation: "auto" drops the oldest input, "disabled" (its default) refuses with a 400
+                ...(req.echo.truncation === "auto" ? {truncate: true} : {})
+            }, format, req.stream);
+        } catch (err) {
+            throw inputParam(err);
+        }
     });
 
     app.post("/v1/responses/input_tokens", {schema: inputTokensSchema}, async (request, reply) => {
