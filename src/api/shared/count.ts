@@ -4,8 +4,10 @@ import type {ChatMessage, ToolDefinition} from "../../runtime/protocol.js";
 
 /**
  * The prompt's tokens through the model's own chat template. Tool definitions are counted as their JSON in the system
- * turn: the runner's count takes messages only, and templates render tools close to that (the exact rendering needs
- * the count to take the tools too). A remote model has no tokenizer here, so it is the usual four characters a token.
+ * turn, because the runner's count takes messages only: that leaves out the template's tool instructions and layout,
+ * so with tools the count is low (documentation/api.md gives a measured case). The exact figure needs the count
+ * message to carry the tools to the runner, which renders them as a generation would. A remote model has no
+ * tokenizer here, so it is the usual four characters a token.
  */
 export async function countPromptTokens(job: Job, chat: ChatMessage[], tools: ToolDefinition[] | undefined, signal: AbortSignal): Promise<number> {
     const toolText = tools?.length ? JSON.stringify(tools) : "";
