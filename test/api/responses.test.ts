@@ -515,7 +515,8 @@ describe("Responses parsing and writing", () => {
             "response.completed"
         ]);
         expect(response.status).toBe("completed");
-        expect(response.usage).toEqual({input_tokens: 10, input_tokens_details: {cached_tokens: 6}, output_tokens: 5, output_tokens_details: {reasoning_tokens: 0}, total_tokens: 15});
+        expect(response.usage).toEqual({input_tokens: 10, input_tokens_details: {cached_tokens: 6}, output_tokens: 5, output_tokens_details: {reasoning_tokens: 0}, total_tokens: 15,
+            zombiecoder: {queue_ms: 0, load_ms: 0, evicted: [], prompt_tokens: 10, prompt_tokens_cached: 6, prompt_tokens_evaluated: 4, prompt_tokens_restored: 0, truncated_tokens: 0, latency: null}});
         expect(response.dropped_tools).toEqual([{type: "web_search"}]);
         expect(response.output).toEqual([
             expect.objectContaining({type: "message", status: "completed", content: [expect.objectContaining({text: "Let me look."})]}),
