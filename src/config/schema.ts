@@ -41,6 +41,10 @@ export const ModelOverrideSchema = Type.Object({
     short_reserved_sequences: Type.Optional(ReservedSequences),
     /** Load this model in the background when the provider starts. */
     load_on_startup: Type.Optional(Type.Boolean()),
+    /** Overrides `speculative.prompt_lookup` for this model. */
+    prompt_lookup: Type.Optional(Type.Boolean()),
+    /** Another installed model (a name, alias or GGUF path) that drafts tokens for this one; its vocabulary must match. */
+    draft_model: Type.Optional(Type.String({minLength: 1, maxLength: 1024})),
     aliases: Type.Optional(Type.Array(Type.String({minLength: 1, maxLength: 256}))),
     pinned: Type.Optional(Type.Boolean()),
     system: Type.Optional(Type.String()),
@@ -119,6 +123,14 @@ const PromptCacheSchema = Type.Object({
     min_tokens: PositiveInt
 }, {additionalProperties: false});
 
+/** Speculative decoding: tokens guessed ahead and checked in one batch; greedy output never changes. */
+const SpeculativeSchema = Type.Object({
+    prompt_lookup: Type.Boolean(),
+    prompt_lookup_tokens: Type.Integer({minimum: 1, maximum: 64}),
+    prompt_lookup_min_match: Type.Integer({minimum: 1, maximum: 64}),
+    draft_tokens: Type.Integer({minimum: 1, maximum: 64})
+}, {additionalProperties: false});
+
 const SetupSchema = Type.Object({
     test_command: NullableString,
     branch: NonEmptyString
@@ -162,6 +174,8 @@ export const ConfigFileSchema = Type.Object({
     models: Type.Record(Type.String(), ModelOverrideSchema),
     // sequences' evaluated states kept on disk across unloads and restarts
     prompt_cache: PromptCacheSchema,
+    // token prediction: prompt lookup and draft models
+    speculative: SpeculativeSchema,
     // upstreams
     upstream_ollama: NullableString,
     upstreams: Type.Array(UpstreamSchema),
@@ -258,6 +272,9 @@ export function defaultConfigFile(): ProviderConfigFile {
         gpu: "auto",
         models: {},
         prompt_cache: {enabled: true, dir: "cache/prompt-states", max_mb: 2048, min_tokens: 64},
+        // prompt lookup stays off until the runner's eval_count leaves out the samples of refused guesses
+        // (SequencePool.wastedSamples); see documentation/configuration.md
+        speculative: {prompt_lookup: false, prompt_lookup_tokens: 1, prompt_lookup_min_match: 2, draft_tokens: 1},
         upstream_ollama: null,
         upstreams: [],
         auth: {

@@ -1,3 +1,5 @@
+import fs from "node:fs/promises";
+import path from "node:path";
 import type {ProviderConfig} from "../config/load.js";
 import {silentLogger, type Logger} from "../log/logger.js";
 import type {ModelEntry} from "../registry/types.js";
@@ -7,7 +9,7 @@ import {estimateModelBytes, systemMemoryProbe, type MemoryProbe, type ShapeFacts
 import {hasRunnerPhase, InFlight, isServing, Lifecycle, publicState, type ModelPhase, type ModelState} from "./model-state.js";
 import {autoParallel} from "./parallel.js";
 import {Permits, type Capacity, type Permit} from "./permits.js";
-import type {LoadedInfo} from "./protocol.js";
+import type {LoadedInfo, SpeculativeSpec} from "./protocol.js";
 import {Supersession} from "./supersede.js";
 import type {Runner, RunnerFactory} from "./runner.js";
 import {RunnerProcess} from "./runner-process.js";
@@ -101,6 +103,11 @@ export interface ManagerOptions {
     onStateChange?: () => void;
     /** Builds the runner for a model; a child process by default. */
     createRunner?: RunnerFactory;
+    /**
+     * Resolves a model name the way requests do (`models.<name>.draft_model`); rejects with the registry's error.
+     * Absent: a draft model is found by its exact name or alias among the entries this manager was given, or as a path.
+     */
+    resolveModel?: (name: string) => Promise<ModelEntry>;
 }
 
 export interface ModelStatusReport {
@@ -167,6 +174,9 @@ export class ModelManager {
     /** Pins set while the server runs (the dashboard's pin button); they win over the config until a restart. */
     private readonly runtimePins = new Map<string, boolean>();
     private readonly supersession = new Supersession();
+    private readonly resolveModel: ((name: string) => Promise<ModelEntry>) | null;
+    /** The registry's entries as last given (updateEntries), for draft models when no resolver was given. */
+    private knownEntries: ModelEntry[] = [];
 
     constructor(private readonly config: ProviderConfig, opts: ManagerOptions = {}) {
         this.logger = opts.logger ?? silentLogger;
@@ -174,6 +184,7 @@ export class ModelManager {
         this.now = opts.now ?? Date.now;
         this.createRunner = opts.createRunner ?? defaultRunner;
         this.onStateChange = opts.onStateChange ?? (() => undefined);
+        this.resolveModel = opts.resolveModel ?? null;
         const interval = opts.sweepIntervalMs ?? 1000;
         this.sweepTimer = setInterval(() => void this.sweep(), interval);
         this.sweepTimer.unref();
@@ -482,6 +493,7 @@ export class ModelManager {
         let runner: Runner | null = null;
         const t0 = this.now();
         try {
+            const speculative = await this.speculativeFor(entry);
             record.lastEvicted = await this.evict(evict, record, need);
             runner = this.createRunner(entry.name, (line) => this.logger.debug({model: entry.name, runner: line}, "runner stderr"));
             record.runner = runner;
@@ -498,7 +510,8 @@ export class ModelManager {
                     maxBytes: this.config.prompt_cache.max_mb * MIB,
                     minTokens: this.config.prompt_cache.min_tokens,
                     model: entry.fingerprint
-                }} : {})
+                }} : {}),
+                ...(speculative ? {speculative} : {})
             });
             const rss = await this.probe.runnerRssBytes(async () => info.rssBytes);
             record.info = info;
@@ -529,6 +542,48 @@ export class ModelManager {
             this.logger.error({model: entry.name, err: record.reason}, "model failed to load");
             throw new ProviderError("load_failed", `model '${entry.name}' failed to load: ${record.reason}`);
         }
+    }
+
+    /**
+     * The token predictor a model's sequences get: its draft model when `models.<name>.draft_model` names one, else
+     * prompt lookup unless `speculative.prompt_lookup` (or the model's `prompt_lookup`) turns it off.
+     */
+    private async speculativeFor(entry: ModelEntry): Promise<SpeculativeSpec | undefined> {
+        const o = this.override(entry.name);
+        const s = this.config.speculative;
+        if (o.draft_model != null) {
+            const modelPath = await this.draftPath(entry.name, o.draft_model);
+            return {draft: {modelPath, name: o.draft_model, maxTokens: s.draft_tokens}};
+        }
+        if (!(o.prompt_lookup ?? s.prompt_lookup)) return undefined;
+        return {promptLookup: {maxTokens: s.prompt_lookup_tokens, minPattern: s.prompt_lookup_min_match}};
+    }
+
+    /** The GGUF file `models.<model>.draft_model` names: an installed model (name or alias), or a file path. */
+    private async draftPath(model: string, name: string): Promise<string> {
+        const key = `models.${model}.draft_model`;
+        let resolveError: string | null = null;
+        if (this.resolveModel) {
+            try {
+                const e = await this.resolveModel(name);
+                if (e.name === model) throw new Error("a model cannot draft for itself");
+                return e.abs_path;
+            } catch (err) {
+                resolveError = (err as Error).message;
+            }
+        } else {
+            const entries = [...this.knownEntries, ...[...this.records.values()].map((r) => r.entry)];
+            const e = entries.find((m) => m.name === name) ?? entries.find((m) => m.aliases.includes(name));
+            if (e) return e.abs_path;
+        }
+        // a path: absolute, or relative to the models folder
+        const file = path.resolve(this.config.paths.models, name);
+        if (/\.gguf$/i.test(name)) {
+            const stat = await fs.stat(file).catch(() => null);
+            if (stat?.isFile()) return file;
+        }
+        throw new ProviderError("load_failed", `${key} '${name}' is not an installed model or a GGUF file` +
+            (resolveError ? ` (${resolveError})` : "") + "; install it, or fix or remove the key");
     }
 
     /**
@@ -708,6 +763,7 @@ export class ModelManager {
 
     /** The registry changed: entries of models without a runner follow it. */
     updateEntries(models: ModelEntry[]): void {
+        this.knownEntries = models;
         const byName = new Map(models.map((m) => [m.name, m]));
         for (const [name, record] of this.records) {
             const e = byName.get(name);

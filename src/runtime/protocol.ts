@@ -147,6 +147,29 @@ export interface EmbedResult {
     prompt_tokens: number;
 }
 
+/** Prompt-lookup decoding: predicts the tokens that followed the last generated ones where they appear in the prompt. */
+export interface PromptLookupSpec {
+    /** Most tokens predicted per step. */
+    maxTokens: number;
+    /** How many of the last generated tokens must match a place in the prompt before the tokens after it are predicted. */
+    minPattern: number;
+}
+
+export interface DraftModelSpec {
+    /** The draft model's GGUF file (the server resolved `models.<name>.draft_model`). */
+    modelPath: string;
+    /** What the config called it, for errors. */
+    name: string;
+    /** Most tokens drafted per step. */
+    maxTokens: number;
+}
+
+/** A model's speculative decoding: prompt lookup, a draft model, or neither (a draft model wins when both are set). */
+export interface SpeculativeSpec {
+    promptLookup?: PromptLookupSpec;
+    draft?: DraftModelSpec;
+}
+
 export interface LoadSpec {
     modelPath: string;
     contextSize: number;
@@ -157,6 +180,8 @@ export interface LoadSpec {
     logLevel?: string;
     /** Where and how much to keep of the sequences' evaluated states across unloads; absent: nothing is kept. */
     promptCache?: PromptCacheSpec;
+    /** Each sequence's token predictor (prompt lookup or a draft model); absent: none. */
+    speculative?: SpeculativeSpec;
 }
 
 export interface LoadedInfo {
