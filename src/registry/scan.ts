@@ -3,7 +3,8 @@ import path from "node:path";
 import {createHash} from "node:crypto";
 import type {ProviderConfig} from "../config/load.js";
 import {silentLogger, type Logger} from "../log/logger.js";
-import {readGgufMetadata, isProjectorHeader, InvalidGgufError} from "./gguf-header.js";
+import {InvalidGgufError} from "./gguf-header.js";
+import {createHeaderReader, type HeaderReading} from "./header-reader.js";
 import {deriveName, SPLIT_RE} from "./names.js";
 import {parseModelfile} from "./modelfile.js";
 import {readIndex, writeIndex} from "./index-file.js";
@@ -17,6 +18,8 @@ export interface ScanOptions {
     external?: () => Promise<ExternalModel[]>;
     /** Write the index file (default true). */
     write?: boolean;
+    /** Where headers are read: a child process in the build, this process under the source (`header-reader.ts`). */
+    headerReading?: HeaderReading;
 }
 
 export interface ScanStats {
@@ -174,6 +177,7 @@ export async function scanModels(config: ProviderConfig, opts: ScanOptions = {})
     const candidates: Candidate[] = [];
     const projectorFiles: FoundFile[] = [];
 
+    const headers = createHeaderReader(opts.headerReading);
     const readEntry = async (first: FoundFile, files: FoundFile[], source: ModelSource, extra?: Partial<Candidate>): Promise<void> => {
         const size = files.reduce((a, f) => a + f.size, 0);
         const {base, quant} = deriveName(path.basename(first.absPath), path.basename(path.dirname(first.absPath)));
@@ -197,8 +201,8 @@ export async function scanModels(config: ProviderConfig, opts: ScanOptions = {})
         stats.headerReads++;
         try {
             if (first.size === 0) throw new InvalidGgufError("empty file");
-            const {meta, info} = await readGgufMetadata(first.absPath);
-            if (isProjectorHeader(info)) {
+            const {meta, projector, dataEnd} = await headers.read(first.absPath);
+            if (projector) {
                 projectorFiles.push(first);
                 return;
             }
@@ -206,7 +210,6 @@ export async function scanModels(config: ProviderConfig, opts: ScanOptions = {})
             if (meta.split_count > 1 && files.length !== meta.split_count)
                 cand.invalidReason = `split model has ${files.length} of ${meta.split_count} parts; the missing parts must be in the same folder`;
             // the header read succeeded; check the file is long enough for its tensors
-            const dataEnd = tensorDataEnd(info);
             if (dataEnd != null && meta.split_count <= 1 && dataEnd > first.size)
                 cand.invalidReason = `truncated: tensor data needs ${dataEnd} bytes but the file has ${first.size}; re-download it`;
         } catch (err) {
@@ -221,51 +224,56 @@ export async function scanModels(config: ProviderConfig, opts: ScanOptions = {})
         candidates.push(cand);
     };
 
-    for (const f of singles) {
-        const cachedProjector = prevProjectors.get(f.absPath);
-        if (cachedProjector && cachedProjector.size_bytes === f.size && cachedProjector.mtime_ms === f.mtimeMs) {
-            stats.reused++;
-            projectorFiles.push(f);
-            continue;
-        }
-        await readEntry(f, [f], "models_dir");
-    }
-    for (const group of splitGroups.values()) {
-        group.sort((a, b) => (a.absPath < b.absPath ? -1 : 1));
-        const first = group[0]!;
-        if (!/-00001-of-/i.test(first.absPath)) {
-            candidates.push({
-                absPath: first.absPath, files: group.map((f) => f.absPath), size: group.reduce((a, f) => a + f.size, 0),
-                mtimeMs: first.mtimeMs, source: "models_dir", ...deriveName(path.basename(first.absPath), path.basename(path.dirname(first.absPath))),
-                meta: null, fingerprint: createHash("sha256").update(first.absPath).digest("hex"),
-                invalidReason: "split model without its first part (-00001-of-)"
-            });
-            continue;
-        }
-        await readEntry(first, group, "models_dir");
-    }
-
-    // external stores: read-only, named by the tool that owns them
-    if (opts.external) {
-        let externals: ExternalModel[] = [];
-        try {
-            externals = await opts.external();
-        } catch (err) {
-            warnings.push(`external model sources: ${(err as Error).message}`);
-        }
-        for (const ext of externals) {
-            const files: FoundFile[] = [];
-            for (const f of ext.files) {
-                try {
-                    const st = await fs.stat(f);
-                    files.push({absPath: f, size: st.size, mtimeMs: st.mtimeMs});
-                } catch (err) {
-                    warnings.push(`${f} (${ext.source} ${ext.name}): cannot stat (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-                }
+    try {
+        for (const f of singles) {
+            const cachedProjector = prevProjectors.get(f.absPath);
+            if (cachedProjector && cachedProjector.size_bytes === f.size && cachedProjector.mtime_ms === f.mtimeMs) {
+                stats.reused++;
+                projectorFiles.push(f);
+                continue;
             }
-            if (files.length === 0) continue;
-            await readEntry(files[0]!, files, ext.source, {externalName: ext.name, defaults: ext.defaults, projector: ext.projector ?? null});
+            await readEntry(f, [f], "models_dir");
         }
+        for (const group of splitGroups.values()) {
+            group.sort((a, b) => (a.absPath < b.absPath ? -1 : 1));
+            const first = group[0]!;
+            if (!/-00001-of-/i.test(first.absPath)) {
+                candidates.push({
+                    absPath: first.absPath, files: group.map((f) => f.absPath), size: group.reduce((a, f) => a + f.size, 0),
+                    mtimeMs: first.mtimeMs, source: "models_dir", ...deriveName(path.basename(first.absPath), path.basename(path.dirname(first.absPath))),
+                    meta: null, fingerprint: createHash("sha256").update(first.absPath).digest("hex"),
+                    invalidReason: "split model without its first part (-00001-of-)"
+                });
+                continue;
+            }
+            await readEntry(first, group, "models_dir");
+        }
+
+        // external stores: read-only, named by the tool that owns them
+        if (opts.external) {
+            let externals: ExternalModel[] = [];
+            try {
+                externals = await opts.external();
+            } catch (err) {
+                warnings.push(`external model sources: ${(err as Error).message}`);
+            }
+            for (const ext of externals) {
+                const files: FoundFile[] = [];
+                for (const f of ext.files) {
+                    try {
+                        const st = await fs.stat(f);
+                        files.push({absPath: f, size: st.size, mtimeMs: st.mtimeMs});
+                    } catch (err) {
+                        warnings.push(`${f} (${ext.source} ${ext.name}): cannot stat (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+                    }
+                }
+                if (files.length === 0) continue;
+                await readEntry(files[0]!, files, ext.source, {externalName: ext.name, defaults: ext.defaults, projector: ext.projector ?? null});
+            }
+        }
+    } finally {
+        // the child, if one was started, exits now and takes node-llama-cpp's memory with it
+        headers.close();
     }
 
     // Modelfiles beside the GGUFs set per-folder defaults
@@ -309,36 +317,6 @@ export async function scanModels(config: ProviderConfig, opts: ScanOptions = {})
     for (const w of warnings) logger.warn({warning: w}, "scan warning");
     logger.info({models: models.length, headerReads: stats.headerReads, reused: stats.reused, ms: Math.round(stats.durationMs)}, "model scan finished");
     return {index, stats, warnings};
-}
-
-/** Offset where the last tensor's data ends (from the header), so truncated downloads are caught at scan time. */
-function tensorDataEnd(info: import("node-llama-cpp").GgufFileInfo): number | null {
-    const tensors = info.tensorInfo;
-    if (!tensors || tensors.length === 0 || info.tensorInfoSize == null) return null;
-    // node-llama-cpp exposes each tensor's offset relative to the data section and the header size
-    const start = Number(info.metadataSize + info.tensorInfoSize);
-    const alignment = Number((info.metadata as unknown as {general?: {alignment?: number}}).general?.alignment ?? 32);
-    const dataStart = Math.ceil(start / alignment) * alignment;
-    let end = 0;
-    for (const t of tensors) {
-        const bytes = tensorBytes(t.ggmlType, t.dimensions.map(Number));
-        if (bytes == null) return null;
-        end = Math.max(end, Number(t.offset) + bytes);
-    }
-    return dataStart + end;
-}
-
-/** Bytes per block and elements per block of the GGML types we can size; unknown types skip the check. */
-const GGML_TYPE_SIZES: Record<number, [number, number]> = {
-    0: [4, 1], 1: [2, 1], 2: [18, 32], 3: [20, 32], 6: [22, 32], 7: [24, 32], 8: [34, 32], 9: [36, 32],
-    10: [84, 256], 11: [110, 256], 12: [144, 256], 13: [176, 256], 14: [210, 256], 15: [292, 256], 30: [2, 1]
-};
-
-function tensorBytes(type: number, dims: number[]): number | null {
-    const s = GGML_TYPE_SIZES[type];
-    if (!s) return null;
-    const n = dims.reduce((a, d) => a * d, 1);
-    return Math.ceil(n / s[1]) * s[0];
 }
 
 async function assignNames(config: ProviderConfig, candidates: Candidate[], prevByPath: Map<string, ModelEntry>,

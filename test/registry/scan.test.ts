@@ -181,6 +181,19 @@ describe("discovery", () => {
         }
     });
 
+    it("reads headers in a child process (as the build does) with the same facts and reasons as in this process", async () => {
+        // the index the tests above wrote holds this process's reads: reusing it costs no header read
+        const here = await scanModels(config, {write: false, headerReading: "in-process"});
+        const child = await scanModels(config, {previous: null, write: false, headerReading: "child"});
+        expect(child.stats.headerReads).toBeGreaterThan(5);
+        const facts = (r: typeof here) => r.index.models.map((m) => ({name: m.name, status: m.status, reason: m.reason, metadata: m.metadata, projector: m.projector}));
+        expect(facts(child)).toEqual(facts(here));
+        // the bad files keep their own reasons across the process line, and the projector is still an attachment
+        expect(child.index.models.find((m) => m.name === "magic")?.reason).toMatch(/not a GGUF file/);
+        expect(child.index.models.find((m) => m.name === "broken")?.reason).toMatch(/truncated/);
+        expect(child.index.projectors).toEqual(here.index.projectors);
+    });
+
     it("reads a previous index back, and ignores a damaged one", async () => {
         expect((await readIndex(config.paths.registry))?.models.length).toBeGreaterThan(0);
         const damaged = path.join(home, "registry", "damaged.json");
