@@ -1,3 +1,4 @@
+import {commandHint} from "../command-hint.js";
 import type {ProviderConfig} from "../config/load.js";
 import {envGet, findOnPath, pathFor, type SystemProbe} from "./probe.js";
 import {joinWindowsArgs} from "./quote.js";
@@ -74,7 +75,8 @@ export function nssmManualSteps(): string[] {
     return [
         "Download NSSM 2.24 from https://nssm.cc/download and extract the zip.",
         `Copy win64\\nssm.exe to ${SEED_NSSM_PATH} (or put it on PATH, or set "service.nssm_path" in the config file).`,
-        "Open a new terminal as Administrator and run: npm run service -- install",
+        // PowerShell drops the bare `--` of `npm run service -- install` (command-hint.ts); this form works in every shell
+        `Open a new terminal as Administrator and run: ${commandHint("service", "install", "win32")}`,
         "Alternatively install one of winget (App Installer from the Microsoft Store), scoop or Chocolatey, then run the install again."
     ];
 }

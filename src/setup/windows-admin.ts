@@ -4,6 +4,7 @@
  * integrity level, which `whoami /groups` lists: an elevated process runs at High (S-1-16-12288) or System
  * (S-1-16-16384); a normal one, even of an administrator, at Medium (S-1-16-8192).
  */
+import {commandHint} from "../command-hint.js";
 import type {SystemProbe} from "../service/probe.js";
 import type {CommandRunner} from "../service/runner.js";
 
@@ -36,6 +37,7 @@ export async function windowsElevation(probe: SystemProbe, runner: CommandRunner
 export function notElevatedMessage(home: string, elevation: Elevation): string {
     return "Installing a Windows service needs a terminal started as Administrator, and this one is not (" + elevation.detail + "). Nothing was installed.\n" +
         "To install it: open PowerShell or Windows Terminal with \"Run as administrator\", then run\n" +
-        `  cd "${home}"\n  npm run service -- install\n  npm run service -- install --watchdog\n` +
+        // the forms without npm's bare `--`, which PowerShell drops (command-hint.ts)
+        `  cd "${home}"\n  ${commandHint("service", "install", "win32")}\n  ${commandHint("service", "install --watchdog", "win32")}\n` +
         "or run npm run setup again from that terminal. Until then the provider runs in the foreground (npm start).";
 }

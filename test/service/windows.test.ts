@@ -208,6 +208,9 @@ describe("installing NSSM when it is missing", () => {
         const p = plan(winProbe([]));
         expect(p.blocked?.reason).toMatch(/sc\.exe create. alone cannot run node/);
         expect(p.blocked?.manualSteps.join("\n")).toContain(SEED_NSSM_PATH);
+        // a command PowerShell passes on whole: it drops the bare `--` of `npm run service -- install`
+        expect(p.blocked?.manualSteps.join("\n")).toContain("as Administrator and run: npx zombiecoder service install");
+        expect(p.blocked?.manualSteps.join("\n")).not.toContain("npm run service --");
         expect(p.steps).toEqual([]);
         const rec = recordingRunner();
         const r = await applyServicePlan(p, {approve: true, runner: rec.runner});

@@ -39,7 +39,9 @@ describe("installing the Windows service needs an Administrator terminal", () =>
         expect(p.skip).toContain("Installing a Windows service needs a terminal started as Administrator, and this one is not");
         expect(p.skip).toContain("Medium integrity level");
         expect(p.skip).toContain("\"Run as administrator\"");
-        expect(p.skip).toContain("npm run service -- install");
+        expect(p.skip).toContain("npx zombiecoder service install\n");
+        expect(p.skip).toContain("npx zombiecoder service install --watchdog");
+        expect(p.skip).not.toContain("npm run service --");
         expect(p.summary).toEqual(["cannot install the Windows service: this terminal is not running as Administrator"]);
     });
 
