@@ -2,6 +2,7 @@ import {createHash, timingSafeEqual} from "node:crypto";
 import type {FastifyInstance, FastifyReply, FastifyRequest} from "fastify";
 import type {ProviderConfig} from "../config/load.js";
 import {sendError} from "./errors.js";
+import {EXPOSED_HEADERS} from "./headers.js";
 
 /** Routes any client may call without a key: liveness checks, as Ollama's `GET /` and `/api/version`. */
 function isPublic(method: string, path: string): boolean {
@@ -87,7 +88,7 @@ export function installAuth(app: FastifyInstance, config: ProviderConfig): void 
             reply.header("Vary", "Origin");
             reply.header("Access-Control-Allow-Headers", ALLOWED_HEADERS);
             reply.header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS");
-            reply.header("Access-Control-Expose-Headers", "X-ZombieCoder-Context, X-ZombieCoder-Model");
+            reply.header("Access-Control-Expose-Headers", EXPOSED_HEADERS.join(", "));
         }
         if (request.method === "OPTIONS") {
             if (!origin) {

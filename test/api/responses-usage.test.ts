@@ -85,6 +85,17 @@ describe("Responses usage carries the zombiecoder facts", () => {
         expect(z2.load_ms).toBe(0);
     });
 
+    it("a browser page may read every X-ZombieCoder-* header: each one sent is in Access-Control-Expose-Headers", async () => {
+        const origin = new URL(server.url).origin;
+        const res = await server.api("/v1/responses", {method: "POST", headers: {origin}, json: {model: "writer", input: "Name one file.", temperature: 0}});
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+        const sent = [...res.headers.keys()].filter((h) => h.startsWith("x-zombiecoder-"));
+        expect(sent.length).toBeGreaterThanOrEqual(6);
+        const exposed = (res.headers.get("access-control-expose-headers") ?? "").split(",").map((h) => h.trim().toLowerCase());
+        expect(sent.filter((h) => !exposed.includes(h))).toEqual([]);
+    });
+
     it("a streamed response: response.completed's usage carries them, and only the final event does", async () => {
         const res = await server.api("/v1/responses", {method: "POST", json: {model: "writer", input: "List them, please.", stream: true, temperature: 0}});
         expect(res.status).toBe(200);

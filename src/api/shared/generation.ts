@@ -4,6 +4,7 @@ import type {Logger} from "../../log/logger.js";
 import type {GenerationResult, Job} from "../../runtime/job.js";
 import type {GenerateRequest, ToolCall} from "../../runtime/protocol.js";
 import {errorStatus} from "../../server/errors.js";
+import {CONTEXT_HEADER, MODEL_HEADER, SCHEDULING_HEADERS as H} from "../../server/headers.js";
 import {logRequest, sinceStart} from "../../server/request-log.js";
 import {disconnectSignal, StreamWriter} from "../../server/stream.js";
 
@@ -23,10 +24,7 @@ export interface WireFormat {
     aggregate(text: string, calls: ToolCall[], result: GenerationResult, thinking?: string): unknown;
 }
 
-/** The name of the model that served a request, on every answer (aliases and fuzzy matches resolve to it). */
-export const MODEL_HEADER = "X-ZombieCoder-Model";
-/** Set when a client asked for more context than the model is loaded with. */
-export const CONTEXT_HEADER = "X-ZombieCoder-Context";
+export {CONTEXT_HEADER, MODEL_HEADER};
 
 /** What the job's model is called in logs: upstream models carry their upstream's id. */
 export function servedName(job: Job): string {
@@ -95,14 +93,14 @@ export function schedulingFacts(result: GenerationResult) {
 /** The same facts as `X-ZombieCoder-*` headers, for answers that are not streamed. */
 function schedulingHeaders(reply: FastifyReply, result: GenerationResult): void {
     const f = schedulingFacts(result);
-    reply.header("X-ZombieCoder-Queue-Ms", String(f.queue_ms));
-    reply.header("X-ZombieCoder-Load-Ms", String(f.load_ms));
-    if (f.evicted.length > 0) reply.header("X-ZombieCoder-Evicted", f.evicted.join(", "));
-    reply.header("X-ZombieCoder-Prompt-Tokens-Cached", String(f.prompt_tokens_cached));
-    reply.header("X-ZombieCoder-Prompt-Tokens-Evaluated", String(f.prompt_tokens_evaluated));
-    if (f.prompt_tokens_restored > 0) reply.header("X-ZombieCoder-Prompt-Tokens-Restored", String(f.prompt_tokens_restored));
-    if (f.truncated_tokens > 0) reply.header("X-ZombieCoder-Truncated-Tokens", String(f.truncated_tokens));
-    if (f.latency) reply.header("X-ZombieCoder-Latency", f.latency);
+    reply.header(H.queueMs, String(f.queue_ms));
+    reply.header(H.loadMs, String(f.load_ms));
+    if (f.evicted.length > 0) reply.header(H.evicted, f.evicted.join(", "));
+    reply.header(H.promptTokensCached, String(f.prompt_tokens_cached));
+    reply.header(H.promptTokensEvaluated, String(f.prompt_tokens_evaluated));
+    if (f.prompt_tokens_restored > 0) reply.header(H.promptTokensRestored, String(f.prompt_tokens_restored));
+    if (f.truncated_tokens > 0) reply.header(H.truncatedTokens, String(f.truncated_tokens));
+    if (f.latency) reply.header(H.latency, f.latency);
 }
 
 /**
