@@ -16,7 +16,7 @@ export const CONFIG_OPTIONS = {
 } as const satisfies Options;
 
 /** Usage lines for {@link CONFIG_OPTIONS}, aligned like the CLIs' own option lists. */
-export const CONFIG_USAGE = `  --home DIR       provider home (default: ZOMBIECODER_HOME, else this checkout)
+export const CONFIG_USAGE = `  --home DIR       provider home (default: ZOMBIECODER_HOME, else this checkout; an installed package: a per-user folder)
   --config FILE    configuration file (default: ZOMBIECODER_CONFIG, else <home>/config/provider_config.json)`;
 
 const HELP_OPTION = {help: {type: "boolean", short: "h"}} as const satisfies Options;

@@ -8,7 +8,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import {ConfigError, parseCommonArgs, projectRoot} from "../config/load.js";
+import {ConfigError, defaultProviderHome, parseCommonArgs} from "../config/load.js";
 import type {ProviderConfigFile} from "../config/schema.js";
 import {createLogger, type Logger} from "../log/logger.js";
 import {inquirerPromptFns, loadAnswersFile, type AnswersFile, type ApprovalPolicy, type PromptFns} from "../setup/approvals.js";
@@ -200,7 +200,7 @@ export async function main(argv: string[], deps: SetupCliDeps = {}): Promise<num
         err(e instanceof Error ? e.message : String(e));
         return 2;
     }
-    const home = path.resolve(args.home ?? env.ZOMBIECODER_HOME ?? projectRoot);
+    const home = path.resolve(args.home ?? env.ZOMBIECODER_HOME ?? defaultProviderHome(env));
     const configSource: ConfigSource = {home, env, configPath: args.configPath, overrides: deps.configOverrides};
     const tty = deps.interactive ?? (Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY));
     const interactive = !args.nonInteractive && tty;

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
 import {Ajv, type ErrorObject} from "ajv";
+import {defaultHome} from "./home.js";
 import {configJsonSchema, defaultConfigFile, keyAliases, LOG_LEVELS, type ProviderConfigFile, sectionKeys} from "./schema.js";
 
 /** A configuration problem the user must fix; the message names the file, the key and what is expected. */
@@ -39,6 +40,15 @@ export interface LoadOptions {
 
 /** The project root: the folder holding package.json above this file. */
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/**
+ * The home when neither `--home` nor ZOMBIECODER_HOME names one: this checkout, or for an installed package a
+ * per-user folder (`home.ts`), so an upgrade that replaces the package folder cannot take the user's models with it.
+ */
+export function defaultProviderHome(env: NodeJS.ProcessEnv = process.env, platform: Platform = currentPlatform()): string {
+    const osName: NodeJS.Platform = platform === "win32" ? "win32" : process.platform === "win32" ? "linux" : process.platform;
+    return defaultHome({packageRoot: projectRoot, platform: osName, env});
+}
 
 export const ENV = {
     home: "ZOMBIECODER_HOME",
@@ -182,7 +192,7 @@ export function loadConfig(opts: LoadOptions = {}): ProviderConfig {
     const env = opts.env ?? process.env;
     const platform = opts.platform ?? currentPlatform();
     const p = pathApi(platform);
-    const home = p.resolve(opts.home ?? env[ENV.home] ?? projectRoot);
+    const home = p.resolve(opts.home ?? env[ENV.home] ?? defaultProviderHome(env, platform));
     const configPath = p.resolve(home, opts.configPath ?? env[ENV.config] ?? p.join("config", "provider_config.json"));
 
     let fileValues: Partial<ProviderConfigFile> = {};
