@@ -17,10 +17,16 @@ Compares the server with raw node-llama-cpp on generated models; prints the rati
 Then the shipped build's targets (bench/ship.ts, from dist/): memory, runner start, cold first token; with
 LLAMA_SERVER=PATH also against llama.cpp's llama-server on the same file, threads and context.
 Cases: \`npm run bench -- peer --help\` compares with llama-server case by case (bench/peer.ts);
-\`npm run bench -- scheduling\` measures completions beside a chat and restored prompt states (bench/scheduling.ts).`;
+\`npm run bench -- scheduling\` measures completions beside a chat and restored prompt states (bench/scheduling.ts);
+\`npm run bench -- speculative\` measures prompt lookup and a draft model on vs off (bench/speculative.ts).`;
 
 if (process.argv[2] === "scheduling") {
     await import("./scheduling.js");
+    process.exit(0);
+}
+
+if (process.argv[2] === "speculative") {
+    await import("./speculative.js");
     process.exit(0);
 }
 
