@@ -28,6 +28,16 @@ async function startCli(home: string): Promise<{child: ChildProcess; url: string
     return {child, url, exit};
 }
 
+/** Polls /runtime/status until the one model has a request in its runner; returns the runner's PID. */
+async function runningRunner(url: string): Promise<number | null> {
+    for (let i = 0; i < 200; i++) {
+        const s = await (await fetch(url + "/runtime/status", {headers: {"x-api-key": TEST_KEY}})).json() as {models: Array<{in_flight: number; runner_pid: number | null}>};
+        if (s.models[0]!.in_flight === 1 && s.models[0]!.runner_pid) return s.models[0]!.runner_pid;
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    return null;
+}
+
 describe("graceful shutdown", () => {
     let home: string;
     beforeAll(async () => {
@@ -44,12 +54,7 @@ describe("graceful shutdown", () => {
         const res = fetch(url + "/api/generate", {method: "POST", headers: {"x-api-key": TEST_KEY},
             body: JSON.stringify({model: "m", prompt: "go", stream: false, options: {temperature: 0, num_predict: 3000}})});
         // wait until the request is running in the runner
-        let runnerPid: number | null = null;
-        for (let i = 0; i < 100 && runnerPid == null; i++) {
-            const s = await (await fetch(url + "/runtime/status", {headers: {"x-api-key": TEST_KEY}})).json() as {models: Array<{in_flight: number; runner_pid: number | null}>};
-            if (s.models[0]!.in_flight === 1 && s.models[0]!.runner_pid) runnerPid = s.models[0]!.runner_pid;
-            else await new Promise((r) => setTimeout(r, 50));
-        }
+        const runnerPid = await runningRunner(url);
         expect(runnerPid).toBeGreaterThan(0);
         child.kill("SIGTERM");
         const body = await (await res).json() as {eval_count: number; done: boolean};
@@ -65,7 +70,8 @@ describe("graceful shutdown", () => {
         const {child, url, exit} = await startCli(home);
         const res = fetch(url + "/api/generate", {method: "POST", headers: {"x-api-key": TEST_KEY},
             body: JSON.stringify({model: "m", prompt: "go", stream: false, options: {temperature: 0, num_predict: 8000}})}).catch(() => null);
-        await new Promise((r) => setTimeout(r, 2500));
+        // the first signal must find a request in flight, or there would be nothing to wait for
+        expect(await runningRunner(url)).toBeGreaterThan(0);
         child.kill("SIGTERM");
         await new Promise((r) => setTimeout(r, 100));
         child.kill("SIGTERM");
