@@ -7,7 +7,7 @@
  * module imported once on the first read.
  */
 import {fork, type ChildProcess} from "node:child_process";
-import {currentLayout, nodeEntry} from "../build-layout.js";
+import {currentLayout, nodeEntry, type NodeEntry} from "../build-layout.js";
 import {InvalidGgufError, type HeaderFacts} from "./gguf-header.js";
 
 export type HeaderReading = "in-process" | "child";
@@ -40,8 +40,9 @@ function readInProcess(filePath: string): Promise<HeaderFacts> {
 
 const inProcess: HeaderReader = {read: readInProcess, close: () => undefined};
 
-export function createHeaderReader(mode: HeaderReading = defaultHeaderReading()): HeaderReader {
-    return mode === "child" ? new ChildHeaderReader() : inProcess;
+/** `childEntry` is how node starts the child: `registry/header-child` of this tree unless a test says otherwise. */
+export function createHeaderReader(mode: HeaderReading = defaultHeaderReading(), childEntry?: NodeEntry): HeaderReader {
+    return mode === "child" ? new ChildHeaderReader(childEntry ?? nodeEntry("registry/header-child")) : inProcess;
 }
 
 interface Pending {
@@ -59,6 +60,8 @@ class ChildHeaderReader implements HeaderReader {
     private failed = false;
     private nextId = 1;
     private readonly pending = new Map<number, Pending>();
+
+    constructor(private readonly entry: NodeEntry) {}
 
     read(filePath: string): Promise<HeaderFacts> {
         const child = this.failed ? null : this.child ?? this.start();
@@ -80,7 +83,7 @@ class ChildHeaderReader implements HeaderReader {
     }
 
     private start(): ChildProcess | null {
-        const entry = nodeEntry("registry/header-child");
+        const entry = this.entry;
         try {
             const child = fork(entry.script, [], {execArgv: entry.execArgv, stdio: ["ignore", "ignore", "inherit", "ipc"], serialization: "json"});
             child.on("message", (answer: HeaderAnswer) => this.answer(answer));
