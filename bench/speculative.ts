@@ -11,7 +11,9 @@
  *    token except at the renamed function.
  * 2. Prompt lookup on requests that do not repeat their prompt: a random-weight model of the same shape, whose
  *    gibberish matches the prompt here and there and so pays for wrong guesses.
- * 3. A draft model (the tiny shape with the same vocabulary and script) for the scripted model, on vs off.
+ * 3. What a decode step checking one guessed token costs against a plain one (two tokens with logits against one):
+ *    the figure that decides whether guessing can pay on this machine.
+ * 4. A draft model (the tiny shape with the same vocabulary and script) for the scripted model, on vs off.
  *
  * Environment: BENCH_THREADS (default 1), BENCH_PRESET ("tiny" or "realistic", default "realistic"),
  * BENCH_LINES (default 300), BENCH_RUNS (rounds, each setting in turn, fastest kept; default 3), BENCH_LOOKUP_TOKENS and
@@ -73,8 +75,9 @@ async function once(engine: Engine, req: GenerateRequest, id: number): Promise<R
 async function compare(engines: Engine[], req: GenerateRequest): Promise<Result[]> {
     const best: Array<Result | null> = engines.map(() => null);
     for (let round = 0; round < RUNS; round++)
-        for (const [i, engine] of engines.entries()) {
-            const r = await once(engine, req, round * engines.length + i + 1);
+        // every other round in the opposite order, so neither setting always runs right after the other
+        for (const i of round % 2 === 0 ? engines.keys() : [...engines.keys()].reverse()) {
+            const r = await once(engines[i]!, req, round * engines.length + i + 1);
             if (!best[i] || r.tps > best[i]!.tps) best[i] = r;
         }
     return best as Result[];
@@ -126,6 +129,32 @@ try {
     console.log(`answer that does not copy its prompt (random weights), lookup off: ${fmt(chatOff!)}`);
     console.log(`answer that does not copy its prompt (random weights), lookup on:  ${fmt(chatOn!)}`);
     console.log(`  ratio on/off: ${(chatOn!.tps / chatOff!.tps).toFixed(2)}x`);
+
+    // what a step that checks one guessed token costs against a step without: the batch of two the guess adds
+    const {getLlama} = await import("node-llama-cpp");
+    const llama = await getLlama({gpu: false, build: "never", maxThreads: THREADS});
+    try {
+        const model = await llama.loadModel({modelPath: random.path});
+        const ctx = await model.createContext({contextSize: 4096, sequences: 1, threads: {ideal: THREADS, min: 1}, flashAttention: false});
+        const seq = ctx.getSequence();
+        await seq.evaluateWithoutGeneratingNewTokens(model.tokenize(chat.messages![0]!.content));
+        const next = {generateNext: {token: true}} as const;
+        const ratios: number[] = [];
+        for (let i = 0; i < 24; i++) {
+            const t = model.tokenize("a b")[0]!;
+            const t0 = performance.now();
+            await seq.controlledEvaluate([[t, next]]);
+            const t1 = performance.now();
+            await seq.controlledEvaluate([[t, next], [t, next]]);
+            const t2 = performance.now();
+            ratios.push((t2 - t1) / (t1 - t0));
+        }
+        ratios.sort((a, b) => a - b);
+        console.log(`a step checking one guessed token costs ${ratios[ratios.length >> 1]!.toFixed(2)}x a step without (median of ${ratios.length} interleaved pairs); ` +
+            "a kept guess saves a step, so prompt lookup gains only where this is well under 2");
+    } finally {
+        await llama.dispose();
+    }
 
     const vocab = (await import("../src/gguf/test-model.js")).TEST_MODEL_PRESETS[PRESET].extraTokens;
     const draft = await writeTestModel(path.join(dir, "draft.gguf"), {preset: "tiny", extraTokens: vocab, addedTokens: added, script: renamed.join("")});
