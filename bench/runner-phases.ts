@@ -3,7 +3,7 @@
  * node-llama-cpp, getLlama (with node-llama-cpp's binary test, and answered from the pass cache of
  * src/runner/binary-test-cache.ts), loadModel and createContext on the tiny test model. Prints medians; asserts
  * nothing. `npx tsx bench/runner-phases.ts [runs]` (the phases run under tsx here; the shipped runner runs them from
- * dist/, where the import is ~150 ms faster).
+ * dist/, where the import is ~150 ms faster). BENCH_GPU=auto asks getLlama for gpu "auto", as the default config does.
  */
 import {execFileSync} from "node:child_process";
 import fsp from "node:fs/promises";
@@ -20,7 +20,7 @@ if (process.argv[2] === "--child") {
     const {getLlama, LlamaLogLevel} = await import("node-llama-cpp");
     const t1 = performance.now();
     const llama = await withBinaryTestCache(cacheFile ? new BinaryTestCache(cacheFile) : null,
-        () => getLlama({build: "never", gpu: false, maxThreads: 2, logLevel: LlamaLogLevel.error}));
+        () => getLlama({build: "never", gpu: process.env.BENCH_GPU === "auto" ? "auto" : false, maxThreads: 2, logLevel: LlamaLogLevel.error}));
     const t2 = performance.now();
     const model = await llama.loadModel({modelPath: modelPath!});
     const t3 = performance.now();
