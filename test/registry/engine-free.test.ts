@@ -37,6 +37,11 @@ describe("what the server loads for the registry and its logs", () => {
             expect(chainTo(entry, "node-llama-cpp"), entry).toBeNull();
     });
 
+    it("the whole server (what `npm start` and the services run) never imports node-llama-cpp statically", () => {
+        for (const entry of ["cli/start.ts", "server/serve.ts", "server/app.ts"])
+            expect(chainTo(entry, "node-llama-cpp"), entry).toBeNull();
+    });
+
     it("the walker sees the import where there is one: the header reading itself", () => {
         expect(chainTo("registry/gguf-read.ts", "node-llama-cpp")).toEqual(["registry/gguf-read.ts", "node-llama-cpp"]);
         expect(chainTo("registry/header-child.ts", "node-llama-cpp")).toEqual(["registry/header-child.ts", "registry/gguf-read.ts", "node-llama-cpp"]);

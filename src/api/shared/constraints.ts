@@ -2,7 +2,7 @@
 import {Ajv} from "ajv";
 import {badRequest} from "../../runtime/errors.js";
 import type {ToolChoice, ToolDefinition} from "../../runtime/protocol.js";
-import {unenforcedSchemaKeywords} from "../../runner/history.js";
+import {unenforcedSchemaKeywords} from "../../runner/schema-keywords.js";
 import type {Body} from "./parse.js";
 
 // formats are checked by our own keyword policy, so Ajv must not warn about the ones it does not know
