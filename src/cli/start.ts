@@ -2,6 +2,7 @@
  * `zombiecoder serve` / `npm start`: the provider in the foreground, stopped cleanly by Ctrl+C or a service stop.
  * The services run this module's build (`node dist/cli/start.js`) directly, so their stop signal arrives here.
  */
+import v8 from "node:v8";
 import {CONFIG_OPTIONS, CONFIG_USAGE, parseCliOrExit} from "./args.js";
 import {bindError, busyPortMessage, identifyListener, nextFreePort} from "./busy-port.js";
 import {loadConfigForCli, runIfEntryPoint} from "./common.js";
@@ -15,6 +16,10 @@ port is in use), 2 bad arguments or configuration.`;
 
 /** Starts the provider; resolves once it listens, and the process then runs until a signal stops it. */
 export async function main(argv: string[], prog?: string): Promise<void> {
+    // The server relays small events (models run in their runners), so V8's initial 1 MB semi-spaces serve it; by
+    // default V8 grows them to 16 MB on the start-up's garbage and keeps them: ~12 MB of RSS for nothing
+    // (documentation/performance.md, "Shipped build"). A heap-growth setting, read at each growth decision.
+    v8.setFlagsFromString("--semi-space-growth-factor=1");
     const {values} = parseCliOrExit({usage: usage(prog), options: CONFIG_OPTIONS}, argv);
     const config = await loadConfigForCli(values);
     const {ENV} = await import("../config/load.js");
