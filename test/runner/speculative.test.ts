@@ -4,10 +4,11 @@
  * whole in any input, so a prompt quoting the text holds the very tokens the model generates, as a real model's
  * rewrite of a file holds the file's tokens.
  */
-import type {LlamaContextSequence} from "node-llama-cpp";
+import type {LlamaContextSequence, Token} from "node-llama-cpp";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {Engine} from "../../src/runner/engine.js";
 import type {SequencePool} from "../../src/runner/sequences.js";
+import {BackoffLookupPredictor} from "../../src/runner/speculative.js";
 import type {GenerateRequest, LoadSpec} from "../../src/runtime/protocol.js";
 import {greedy, modelDir, run, spec, writeModel} from "./helpers.js";
 
@@ -117,5 +118,46 @@ describe("draft model", () => {
         const failed = engine.load(spec(modelPath, {speculative: {draft: {modelPath: other.path, name: "other-vocab", maxTokens: 1}}}))
             .then(() => run(engine, rewrite()));
         await expect(failed).rejects.toThrow(/draft_model 'other-vocab' cannot draft for this model: .*vocabulary/);
+    });
+});
+
+describe("prompt lookup's back-off", () => {
+    /** Input 10 11 12 … 29: after any of its tokens, the guess is the next one. */
+    const INPUT = Array.from({length: 20}, (_, i) => (10 + i) as Token);
+
+    function predictor(): BackoffLookupPredictor {
+        const p = new BackoffLookupPredictor({maxTokens: 1, minPattern: 1});
+        p.updateInputTokens(INPUT);
+        p.reset({stateTokens: [1, 10] as Token[]});
+        return p;
+    }
+
+    it("sits out 1, 2, 4 … steps after refused guesses, and a kept guess ends the back-off", () => {
+        const p = predictor();
+        const refuse = () => {
+            // the model writes a token that is not the guess, then a prompt token again so that a guess is possible
+            p.pushTokens([99 as Token, 12 as Token]);
+        };
+        expect(p.predictTokens()).toEqual([11]);
+        refuse();
+        expect(p.predictTokens()).toEqual([]);
+        expect(p.predictTokens()).toEqual([13]);
+        refuse();
+        expect([p.predictTokens(), p.predictTokens()]).toEqual([[], []]);
+        expect(p.predictTokens()).toEqual([13]);
+        // kept: the model wrote the guess
+        p.pushTokens([13 as Token]);
+        expect(p.predictTokens()).toEqual([14]);
+        refuse();
+        // the back-off starts again from one step
+        expect(p.predictTokens()).toEqual([]);
+        expect(p.predictTokens()).toEqual([13]);
+    });
+
+    it("never guesses more than maxTokens, even when the pattern is longer", () => {
+        const p = new BackoffLookupPredictor({maxTokens: 1, minPattern: 3});
+        p.updateInputTokens(INPUT);
+        p.reset({stateTokens: [10, 11, 12] as Token[]});
+        expect(p.predictTokens()).toEqual([13]);
     });
 });
