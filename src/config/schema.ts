@@ -272,8 +272,8 @@ export function defaultConfigFile(): ProviderConfigFile {
         gpu: "auto",
         models: {},
         prompt_cache: {enabled: true, dir: "cache/prompt-states", max_mb: 2048, min_tokens: 64},
-        // prompt lookup stays off until the runner's eval_count leaves out the samples of refused guesses
-        // (SequencePool.wastedSamples); see documentation/configuration.md
+        // prompt lookup is off: on one CPU thread a step checking a guess cost 3x a plain one (documentation/performance.md),
+        // and eval_count counts refused guesses' samples until the runner subtracts SequencePool.wastedSamples
         speculative: {prompt_lookup: false, prompt_lookup_tokens: 1, prompt_lookup_min_match: 2, draft_tokens: 1},
         upstream_ollama: null,
         upstreams: [],
