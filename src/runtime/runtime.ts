@@ -49,6 +49,8 @@ export class Runtime {
         this.manager = new ModelManager(config, {
             logger: this.logger, probe: opts.probe, now: opts.now, sweepIntervalMs: opts.sweepIntervalMs,
             onStateChange: () => registry?.statusChanged(),
+            // a draft_model is named as any model is: exact name, alias, fuzzy match
+            resolveModel: (name) => this.resolveLocal(name),
             ...(opts.createRunner ? {createRunner: opts.createRunner} : {})
         });
         registry = new RegistryService(config, {
