@@ -160,6 +160,7 @@ describe("discovery", () => {
         await fs.rm(path.join(home, "models", "qwen2.5-1.5b-instruct-gguf", "qwen2.5-1.5b-instruct-q4_k_m.gguf"));
     });
 
+    // the first scan reads 1,001 headers: ~40 s on a busy 2-core machine, past the default 60 s at a load of 11
     it("a rescan of 1,000 unchanged files reads no header", async () => {
         const big = await makeHome("zc-scan-1000-");
         try {
@@ -179,7 +180,7 @@ describe("discovery", () => {
         } finally {
             await removeHome(big);
         }
-    });
+    }, 180_000);
 
     it("reads headers in a child process (as the build does) with the same facts and reasons as in this process", async () => {
         // the index the tests above wrote holds this process's reads: reusing it costs no header read
