@@ -30,12 +30,18 @@ async function run(name: string, gather: boolean): Promise<string> {
     // counts decodes through a proxy of the context's native handle (measurement only)
     const holder = context as unknown as {_ctx: {initBatch(n: number): void}};
     const sizes: number[] = [];
+    let decodeMs = 0;
     const native = holder._ctx;
     holder._ctx = new Proxy(native, {
         get(target, prop) {
             if (prop === "initBatch") return (n: number) => {
                 sizes.push(n);
                 target.initBatch(n);
+            };
+            if (prop === "decodeBatch") return async () => {
+                const t = performance.now();
+                await (target as unknown as {decodeBatch(): Promise<void>}).decodeBatch();
+                decodeMs += performance.now() - t;
             };
             const v = Reflect.get(target, prop) as unknown;
             return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
@@ -56,10 +62,12 @@ async function run(name: string, gather: boolean): Promise<string> {
     const gen = sizes.filter((n) => n <= streams);
     if (process.env.BENCH_SIZES) process.stdout.write(`${gen.slice(0, 60).join(" ")}\n`);
     await context.dispose();
-    return `${name}: ${(generated / s).toFixed(1)} tokens/s aggregate, ${gen.length} generation decodes, ${(gen.reduce((a, b) => a + b, 0) / Math.max(1, gen.length)).toFixed(2)} tokens per decode`;
+    return `${name}: ${(generated / s).toFixed(1)} tokens/s aggregate, ${gen.length} generation decodes, ${(gen.reduce((a, b) => a + b, 0) / Math.max(1, gen.length)).toFixed(2)} tokens per decode, ${(decodeMs / sizes.length).toFixed(1)} ms per decode, ${(100 * decodeMs / (s * 1000)).toFixed(0)} % of the wall in decodes`;
 }
 
 process.stdout.write(`${streams} streams x ${tokens} tokens, ${preset ?? "tiny"} model, ${threads} threads, load average ${os.loadavg()[0]!.toFixed(2)}\n`);
+// the first context in a process pays for faulting the weights in: not a batching cost
+await run("warm-up", false);
 for (let i = 0; i < 2; i++) {
     process.stdout.write(`${await run("nextCycle (node-llama-cpp default)", false)}\n`);
     process.stdout.write(`${await run("gathering (runner)", true)}\n`);
