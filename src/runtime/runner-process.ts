@@ -10,6 +10,17 @@ import type {Runner} from "./runner.js";
 // the same tree as this server: dist/runner/main.js as it is, or src/runner/main.ts under tsx's loader
 const RUNNER_ENTRY = runnerEntry();
 
+/**
+ * libuv's thread pool in a runner. node-llama-cpp runs every decode and every sampling call as a task on that pool
+ * (four threads by default); with more than one pool thread, the samplings of a batch's sequences and ggml's own
+ * compute threads, still spinning after the decode, compete for the cores. Raw node-llama-cpp on the 0.5B shape,
+ * 2 threads on 2 cores (bench/batching.ts): one stream 32.9 tokens/s with the default pool, 63.2 with one thread;
+ * four streams 57.9 against 76.7. The runner has no other use for the pool worth a thread of its own (file writes
+ * of saved prompt states wait for the decode in progress). ZOMBIECODER_RUNNER_UV_THREADS overrides it for a
+ * measurement.
+ */
+const RUNNER_UV_THREADS = "1";
+
 /** The runner process died or could not start: every request it had fails with this. */
 export class RunnerCrashedError extends ProviderError {
     constructor(message: string) {
@@ -41,7 +52,11 @@ export class RunnerProcess implements Runner {
             execArgv: RUNNER_ENTRY.execArgv,
             stdio: ["ignore", "ignore", "pipe", "ipc"],
             serialization: "advanced",
-            env: {...process.env, NODE_LLAMA_CPP_LOG_LEVEL: process.env.NODE_LLAMA_CPP_LOG_LEVEL ?? "error"}
+            env: {
+                ...process.env,
+                NODE_LLAMA_CPP_LOG_LEVEL: process.env.NODE_LLAMA_CPP_LOG_LEVEL ?? "error",
+                UV_THREADPOOL_SIZE: process.env.ZOMBIECODER_RUNNER_UV_THREADS ?? RUNNER_UV_THREADS
+            }
         });
         this.child.stderr?.setEncoding("utf8");
         this.child.stderr?.on("data", (d: string) => {
