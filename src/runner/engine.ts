@@ -124,6 +124,8 @@ export class Engine {
         });
         this.wrappers = new ChatWrappers(this.model);
         this.pool = new SequencePool(this.context, spec, this.wrappers.base);
+        // a draft model loads with the pool: a bad one must fail this load, not every request after it
+        await this.pool.ready;
         if (spec.promptCache) {
             const store = new PromptStateStore(spec.promptCache, `llama.cpp ${this.llama.llamaCppRelease.release} gpu:${String(this.llama.gpu)}`, this.log);
             try {
@@ -384,7 +386,8 @@ export class Engine {
             prompt_eval_count: evaluated,
             prompt_tokens: promptTokens,
             cached_tokens: Math.max(0, promptTokens - evaluated),
-            eval_count: meter.sampled,
+            // a refused guess is still sampled: those samples are not generated tokens
+            eval_count: Math.max(0, meter.sampled - this.pool.wastedSamples(seq)),
             prompt_eval_duration_ns: meter.promptDurationNs,
             eval_duration_ns: meter.evalDurationNs,
             context_size: this.context.contextSize,
