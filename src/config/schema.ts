@@ -171,6 +171,8 @@ export const ConfigFileSchema = Type.Object({
     allow_context_growth: Type.Boolean(),
     shutdown_grace_seconds: NonNegativeInt,
     gpu: GpuSchema,
+    // llama.cpp's flash attention: "auto" lets it choose per backend
+    flash_attention: Type.Union([Type.Literal("auto"), Type.Boolean()]),
     models: Type.Record(Type.String(), ModelOverrideSchema),
     // sequences' evaluated states kept on disk across unloads and restarts
     prompt_cache: PromptCacheSchema,
@@ -270,6 +272,7 @@ export function defaultConfigFile(): ProviderConfigFile {
         allow_context_growth: false,
         shutdown_grace_seconds: 10,
         gpu: "auto",
+        flash_attention: "auto",
         models: {},
         prompt_cache: {enabled: true, dir: "cache/prompt-states", max_mb: 2048, min_tokens: 64},
         // prompt lookup is off: on one CPU thread a step checking a guess cost 3x a plain one (documentation/performance.md),

@@ -114,11 +114,11 @@ export class Engine {
             sequences: spec.parallel,
             threads: {ideal: this.threads, min: 1},
             batchSize: Math.min(512, contextSize),
-            // node-llama-cpp's "auto" turns flash attention on for the CPU backend too, where each generated token
-            // costs more as the context fills: the tiny test model with 4,096 tokens in a 16,384 context took 6.4 ms
-            // of CPU per token with it and 2.8 ms without; the 0.5B shape was the same either way (within 8 %).
-            // GPU backends gain from it, so they keep llama.cpp's choice (documentation/performance.md)
-            flashAttention: this.llama.gpu === false ? false : "auto",
+            // `flash_attention` (default "auto", llama.cpp's choice, on for the CPU too): a 2,377-token prompt on the
+            // 0.5B shape evaluated 27-38 % faster with it on the 2-core VM, generation unchanged; only the tiny test
+            // model generates slower with it as its context fills (documentation/performance.md). Without the
+            // setting (engine tests), off on the CPU as their oracles are
+            flashAttention: spec.flashAttention ?? (this.llama.gpu === false ? false : "auto"),
             // four streams decoded three tokens per batch with node-llama-cpp's own strategy, four with this one
             batching: {itemPrioritizationStrategy: this.gatherer.strategy}
         });

@@ -505,6 +505,7 @@ export class ModelManager {
                 parallel,
                 threads: this.config.threads > 0 ? this.config.threads : defaultThreads(),
                 gpu: this.config.gpu,
+                flashAttention: this.config.flash_attention,
                 ...(this.config.prompt_cache.enabled && this.config.prompt_cache.max_mb > 0 ? {promptCache: {
                     dir: this.config.paths.promptStates,
                     maxBytes: this.config.prompt_cache.max_mb * MIB,

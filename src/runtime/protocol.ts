@@ -176,6 +176,8 @@ export interface LoadSpec {
     parallel: number;
     threads: number;
     gpu: "auto" | "cuda" | "vulkan" | "metal" | false;
+    /** llama.cpp's flash attention; absent: off on the CPU, llama.cpp's choice on a GPU. */
+    flashAttention?: "auto" | boolean;
     /** Log level passed to node-llama-cpp; "warn" by default. */
     logLevel?: string;
     /** Where and how much to keep of the sequences' evaluated states across unloads; absent: nothing is kept. */

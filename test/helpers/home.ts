@@ -38,6 +38,8 @@ export function testConfig(home: string, overrides: Partial<ProviderConfigFile> 
         overrides: {
             server_port: 0,
             threads: 1,
+            // the oracles (raw node-llama-cpp contexts in the tests) run without it: greedy output must match theirs
+            flash_attention: false,
             log_level: "silent",
             import_sources: {ollama: false, ollama_dir: null, lmstudio: false, lmstudio_dir: null, huggingface: false, huggingface_dir: null},
             ...overrides,

@@ -56,6 +56,18 @@ async function specFor(h: ReturnType<typeof harness>, e: ModelEntry) {
 
 const SPEC = defaultConfigFile().speculative;
 
+describe("flash attention in the load spec", () => {
+    it("follows flash_attention: llama.cpp's choice by default, or forced either way", async () => {
+        expect(defaultConfigFile().flash_attention).toBe("auto");
+        for (const setting of ["auto", true, false] as const) {
+            const h = harness({flash_attention: setting});
+            const lease = await h.manager.admit(entry("fa")).ready();
+            lease.release();
+            expect(h.runners.last("fa").loadSpec!.flashAttention).toBe(setting);
+        }
+    });
+});
+
 describe("speculative decoding in the load spec", () => {
     it("prompt lookup follows speculative.prompt_lookup, and a model's prompt_lookup wins", async () => {
         const off = harness({});
