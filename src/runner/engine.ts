@@ -9,7 +9,7 @@ import {badRequest, cancelled, ProviderError} from "../runtime/errors.js";
 import {evaluationPriorityOf} from "../runtime/latency.js";
 import {PromptStateStore} from "../runtime/prompt-cache.js";
 import type {
-    ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerStatus, ToolCall
+    ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerStatus, ToolCall, ToolDefinition
 } from "../runtime/protocol.js";
 import {AnswerStream} from "./answer-stream.js";
 import {BatchGatherer} from "./batch-schedule.js";
@@ -417,9 +417,13 @@ export class Engine {
         return {vectors, prompt_tokens: promptTokens};
     }
 
-    countTokens(text: string, chat?: ChatMessage[]): number {
-        if (chat) return this.fitHistory(toChatHistory(chat, {thoughts: hasThoughtSegments(this.wrappers.base)}), undefined, "count").tokens.length;
-        return this.model.tokenize(text, true).length;
+    /** A chat's prompt tokens with `tools` rendered as generateChat renders them: the same wrapper and functions. */
+    countTokens(text: string, chat?: ChatMessage[], tools?: ToolDefinition[]): number {
+        if (!chat) return this.model.tokenize(text, true).length;
+        const functions = toFunctions(tools);
+        const plan = this.wrappers.plan({}, functions ? tools : undefined);
+        const native = plan.textToolCalls ? undefined : functions;
+        return this.fitHistory(toChatHistory(chat, {thoughts: hasThoughtSegments(plan.wrapper)}), native, "count", plan.wrapper).tokens.length;
     }
 
     /**

@@ -58,7 +58,7 @@ async function handle(msg: ServerMessage): Promise<void> {
             return;
         case "tokenize":
             try {
-                send({type: "tokenized", id: msg.id, count: engine.countTokens(msg.text, msg.chat)});
+                send({type: "tokenized", id: msg.id, count: engine.countTokens(msg.text, msg.chat, msg.tools)});
             } catch (err) {
                 sendError(msg.id, err);
             }

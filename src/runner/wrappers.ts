@@ -82,7 +82,7 @@ export class ChatWrappers {
     }
 
     /** The wrapper and reading rules for one chat request; `tools` are the tools the model may call (none: undefined). */
-    plan(req: GenerateRequest, tools: readonly ToolDefinition[] | undefined): ChatPlan {
+    plan(req: Pick<GenerateRequest, "reasoning">, tools: readonly ToolDefinition[] | undefined): ChatPlan {
         const reasoning = req.reasoning;
         const off = reasoning?.enabled === false;
         const custom: CustomSettings = {};

@@ -4,7 +4,7 @@ import type {LatencyClass} from "./latency.js";
 import type {RequestOptions} from "./sampling.js";
 
 export type {RequestOptions} from "./sampling.js";
-import type {ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, SamplingOptions} from "./protocol.js";
+import type {ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, SamplingOptions, ToolDefinition} from "./protocol.js";
 
 /** What a model must be able to do for a request; checked before any work starts. */
 export type Capability = "completion" | "chat" | "tools" | "insert";
@@ -64,7 +64,8 @@ interface JobBase {
     /** Waits for a sequence (and the load), runs the generation and streams its events; always releases what it held. */
     generate(request: GenerateRequest, onEvent: (e: GenerationEvent) => void, signal: AbortSignal): Promise<GenerationResult>;
     embed(request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult & {loadMs: number; totalMs: number}>;
-    countTokens(text: string, chat: ChatMessage[] | undefined, signal: AbortSignal): Promise<number>;
+    /** `tools`: definitions the prompt offers, rendered as a generation renders them (chat only). */
+    countTokens(text: string, chat: ChatMessage[] | undefined, signal: AbortSignal, tools?: ToolDefinition[]): Promise<number>;
     /** Loads the model without generating (an empty prompt). */
     load(signal: AbortSignal): Promise<{loadMs: number}>;
     cancel(): void;

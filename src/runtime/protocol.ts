@@ -217,7 +217,7 @@ export type ServerMessage =
     | {type: "generate"; id: number; request: GenerateRequest}
     | {type: "abort"; id: number}
     | {type: "embed"; id: number; request: EmbedRequest}
-    | {type: "tokenize"; id: number; text: string; chat?: ChatMessage[]}
+    | {type: "tokenize"; id: number; text: string; chat?: ChatMessage[]; tools?: ToolDefinition[]}
     | {type: "memory"; id: number}
     | {type: "status"; id: number}
     | {type: "shutdown"};

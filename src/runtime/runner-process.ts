@@ -3,7 +3,7 @@ import {ProviderError} from "./errors.js";
 import {runnerEntry} from "./runner-entry.js";
 import type {
     ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, RunnerMessage, RunnerStatus,
-    ServerMessage
+    ServerMessage, ToolDefinition
 } from "./protocol.js";
 import type {Runner} from "./runner.js";
 
@@ -177,8 +177,8 @@ export class RunnerProcess implements Runner {
         return this.request<EmbedResult>((id) => ({type: "embed", id, request})).promise;
     }
 
-    countTokens(text: string, chat?: ChatMessage[]): Promise<number> {
-        return this.request<number>((id) => ({type: "tokenize", id, text, chat})).promise;
+    countTokens(text: string, chat?: ChatMessage[], tools?: ToolDefinition[]): Promise<number> {
+        return this.request<number>((id) => ({type: "tokenize", id, text, chat, ...(tools?.length ? {tools} : {})})).promise;
     }
 
     memory(): Promise<number> {

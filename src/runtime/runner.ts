@@ -1,4 +1,4 @@
-import type {ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec} from "./protocol.js";
+import type {ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerationEvent, GenerationStats, LoadedInfo, LoadSpec, ToolDefinition} from "./protocol.js";
 
 /**
  * What the runtime needs from the process that serves one loaded model. RunnerProcess (a child process over IPC)
@@ -15,7 +15,7 @@ export interface Runner {
     /** Streams one generation; `signal` aborting stops it after the token in progress. */
     generate(request: GenerateRequest, onEvent: (e: GenerationEvent) => void, signal?: AbortSignal): Promise<GenerationStats>;
     embed(request: EmbedRequest): Promise<EmbedResult>;
-    countTokens(text: string, chat?: ChatMessage[]): Promise<number>;
+    countTokens(text: string, chat?: ChatMessage[], tools?: ToolDefinition[]): Promise<number>;
     /** Resident memory of the runner, bytes. */
     memory(): Promise<number>;
     /** Asks the runner to free its model and exit, killing it after `graceMs`; resolves once it exited. */

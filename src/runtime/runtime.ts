@@ -296,7 +296,7 @@ export class Runtime {
                 const res = await lease.runner.embed(request);
                 return {...res, loadMs: lease.loadMs, totalMs: performance.now() - t0};
             }),
-            countTokens: (text, chat, signal) => withLease(signal, (lease) => lease.runner.countTokens(text, chat)),
+            countTokens: (text, chat, signal, tools) => withLease(signal, (lease) => lease.runner.countTokens(text, chat, tools)),
             load: (signal) => withLease(signal, async (lease) => ({loadMs: lease.loadMs}))
         };
     }

@@ -99,6 +99,9 @@ describe("Claude Code end to end", () => {
         expect(withTools.input_tokens).toBeGreaterThan(without.input_tokens + 40);
         const none = await client.beta.messages.countTokens({model: "toolsy", betas, system: claudeSystem(), messages, tools, tool_choice: {type: "none"}});
         expect(none.input_tokens).toBe(without.input_tokens);
+        // exactly the prompt a request with those tools is then given: the tools rendered as the template renders them
+        const msg = await client.beta.messages.create({model: "toolsy", betas, max_tokens: 1, system: claudeSystem(), messages, tools});
+        expect(withTools.input_tokens).toBe(total(msg.usage));
     });
 
     it("every anthropic-beta value and ?beta=true are accepted on /v1/messages and /v1/messages/count_tokens", async () => {
