@@ -5,7 +5,7 @@
  */
 import type {BatchItem, Token} from "node-llama-cpp";
 import {describe, expect, it} from "vitest";
-import {BatchGatherer, maximumParallelism} from "../../src/runner/batch-schedule.js";
+import {BatchGatherer, maximumParallelism, PRIORITY_RUN} from "../../src/runner/batch-schedule.js";
 
 const item = (n: number, evaluationPriority: BatchItem["evaluationPriority"] = 3): BatchItem =>
     ({tokens: Array.from({length: n}, (_, i) => i as Token), logits: [], evaluationPriority});
@@ -45,6 +45,34 @@ describe("BatchGatherer", () => {
         g.end(); // an extra end does not go below zero
         g.begin();
         expect(g.strategy({items: [item(1)], size: 512})).toHaveLength(1);
+    });
+});
+
+describe("BatchGatherer priorities", () => {
+    it("while a tab completion (higher priority) has tokens queued, a decode carries only its tokens", () => {
+        const g = new BatchGatherer();
+        g.begin();
+        g.begin();
+        const fim = item(1, 5);
+        const chat = item(1, 3);
+        const sent = g.strategy({items: [chat, fim], size: 512});
+        expect(sent.map((p) => p.item)).toEqual([fim]);
+        // equal priorities share the decode as before
+        const other = item(1, 3);
+        expect(g.strategy({items: [chat, other], size: 512}).map((p) => p.item)).toEqual([chat, other]);
+    });
+
+    it("lets the lower priority through every PRIORITY_RUN-th decode, so completions cannot starve a chat", () => {
+        const g = new BatchGatherer();
+        g.begin();
+        g.begin();
+        const fim = item(1, 5);
+        const chat = item(1, 3);
+        const carried: number[] = [];
+        for (let i = 0; i < 2 * (PRIORITY_RUN + 1); i++) carried.push(g.strategy({items: [chat, fim], size: 512}).length);
+        expect(carried.filter((n) => n === 2)).toHaveLength(2);
+        expect(carried[PRIORITY_RUN]).toBe(2);
+        expect(carried.slice(0, PRIORITY_RUN).every((n) => n === 1)).toBe(true);
     });
 });
 
