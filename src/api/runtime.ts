@@ -7,12 +7,11 @@ import {nameParam} from "./shared/parse.js";
 
 /**
  * The sequences a model that never loaded would get, as a loaded model's row reports its own: its file's entry
- * decides (a variant runs on its base's runner), and "auto" is whatever the config says for it, per model first.
+ * decides (a variant runs on its base's runner).
  */
 function wouldRun(runtime: Runtime, file: ModelEntry): {parallel: number; parallel_auto: boolean; short_reserved: number} {
     const parallel = runtime.manager.parallelFor(file);
-    const setting = runtime.config.models[file.name]?.parallel ?? runtime.config.parallel;
-    return {parallel, parallel_auto: setting === "auto", short_reserved: runtime.manager.shortReservedFor(file, parallel)};
+    return {parallel, parallel_auto: runtime.manager.parallelIsAuto(file), short_reserved: runtime.manager.shortReservedFor(file, parallel)};
 }
 
 export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {runtime}) => {

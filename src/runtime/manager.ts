@@ -272,6 +272,11 @@ export class ModelManager {
         return this.override(entry.name).parallel ?? this.config.parallel;
     }
 
+    /** Whether this model's sequence count comes from "auto" (memory) rather than a number in the config. */
+    parallelIsAuto(entry: ModelEntry): boolean {
+        return this.parallelSetting(entry) === "auto";
+    }
+
     /**
      * Sequences a load of this model gets: the configured number, or for "auto" as many as memory allows
      * (parallel.ts) at the context it would load with. Each sequence has the whole context.
@@ -807,7 +812,7 @@ export class ModelManager {
                 queued_short: r.permits.queuedByClass.short,
                 queued_long: r.permits.queuedByClass.long,
                 parallel: capacity.sequences,
-                parallel_auto: this.parallelSetting(r.entry) === "auto",
+                parallel_auto: this.parallelIsAuto(r.entry),
                 short_reserved: capacity.reservedForShort,
                 last_used: iso(r.lastUsed),
                 loaded_at: iso(r.loadedAt),

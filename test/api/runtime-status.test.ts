@@ -3,19 +3,11 @@
  * load would give, whether "auto" chose them, the reserve for short requests and empty queues by class.
  */
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import type {ModelStatusReport} from "../../src/runtime/manager.js";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
 import {startTestServer, type TestServer} from "../helpers/server.js";
 
-interface Row {
-    name: string;
-    state: string;
-    queued: number;
-    queued_short: number;
-    queued_long: number;
-    parallel: number;
-    parallel_auto: boolean;
-    short_reserved: number;
-}
+type Row = Pick<ModelStatusReport, "name" | "state" | "queued" | "queued_short" | "queued_long" | "parallel" | "parallel_auto" | "short_reserved">;
 
 let home: string;
 let server: TestServer;

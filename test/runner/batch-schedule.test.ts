@@ -49,12 +49,16 @@ describe("BatchGatherer", () => {
 });
 
 describe("BatchGatherer priorities", () => {
-    it("while a tab completion (higher priority) has tokens queued, a decode carries only its tokens", () => {
+    /** A chat and a tab completion generating on one context. */
+    function chatAndCompletion() {
         const g = new BatchGatherer();
         g.begin();
         g.begin();
-        const fim = item(1, 5);
-        const chat = item(1, 3);
+        return {g, fim: item(1, 5), chat: item(1, 3)};
+    }
+
+    it("while a tab completion (higher priority) has tokens queued, a decode carries only its tokens", () => {
+        const {g, fim, chat} = chatAndCompletion();
         const sent = g.strategy({items: [chat, fim], size: 512});
         expect(sent.map((p) => p.item)).toEqual([fim]);
         // equal priorities share the decode as before
@@ -63,11 +67,7 @@ describe("BatchGatherer priorities", () => {
     });
 
     it("lets the lower priority through every PRIORITY_RUN-th decode, so completions cannot starve a chat", () => {
-        const g = new BatchGatherer();
-        g.begin();
-        g.begin();
-        const fim = item(1, 5);
-        const chat = item(1, 3);
+        const {g, fim, chat} = chatAndCompletion();
         const carried: number[] = [];
         for (let i = 0; i < 2 * (PRIORITY_RUN + 1); i++) carried.push(g.strategy({items: [chat, fim], size: 512}).length);
         expect(carried.filter((n) => n === 2)).toHaveLength(2);
