@@ -35,6 +35,7 @@ const UNIT_FILES = [
     "test/runtime/manager.test.ts",
     "test/runtime/model-state.test.ts",
     "test/runtime/permits.test.ts",
+    "test/runtime/runner-env.test.ts",
     "test/runtime/scheduling.test.ts",
     "test/service/launchd.test.ts",
     "test/service/support.test.ts",

@@ -21,6 +21,15 @@ const RUNNER_ENTRY = runnerEntry();
  */
 const RUNNER_UV_THREADS = "1";
 
+/** A runner's environment: the server's, with the engine's log level and the runner's libuv pool size. */
+export function runnerEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+    return {
+        ...env,
+        NODE_LLAMA_CPP_LOG_LEVEL: env.NODE_LLAMA_CPP_LOG_LEVEL ?? "error",
+        UV_THREADPOOL_SIZE: env.ZOMBIECODER_RUNNER_UV_THREADS ?? RUNNER_UV_THREADS
+    };
+}
+
 /** The runner process died or could not start: every request it had fails with this. */
 export class RunnerCrashedError extends ProviderError {
     constructor(message: string) {
@@ -52,11 +61,7 @@ export class RunnerProcess implements Runner {
             execArgv: RUNNER_ENTRY.execArgv,
             stdio: ["ignore", "ignore", "pipe", "ipc"],
             serialization: "advanced",
-            env: {
-                ...process.env,
-                NODE_LLAMA_CPP_LOG_LEVEL: process.env.NODE_LLAMA_CPP_LOG_LEVEL ?? "error",
-                UV_THREADPOOL_SIZE: process.env.ZOMBIECODER_RUNNER_UV_THREADS ?? RUNNER_UV_THREADS
-            }
+            env: runnerEnv()
         });
         this.child.stderr?.setEncoding("utf8");
         this.child.stderr?.on("data", (d: string) => {
