@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `npm run build` (and `prepare`, which `npm install` and `npm ci` run by themselves): compiles src/ to dist/ with
- * tsc, one .js file per .ts module, and copies the files the modules read next to themselves (the dashboard's
- * assets). dist/ is emptied first so a module deleted from src/ cannot linger in the build.
+ * tsc, one .js file per .ts module, copies the files the modules read next to themselves (the dashboard's
+ * assets), and bundles the two processes that load node-llama-cpp into dist/bundle/ (bundle-engine.mjs). dist/ is
+ * emptied first so a module deleted from src/ cannot linger in the build.
  *
  * Plain JavaScript, so it runs before anything is compiled and on any shell npm uses (sh, cmd.exe).
  */
@@ -11,6 +12,7 @@ import fs from "node:fs";
 import {createRequire} from "node:module";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
+import {bundleEngine} from "./bundle-engine.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const src = path.join(root, "src");
@@ -60,6 +62,10 @@ const assets = copyAssets(src, dist);
 if (!fs.existsSync(entry)) fail(`tsc did not write ${path.relative(root, entry)}`);
 if (process.platform !== "win32") fs.chmodSync(entry, 0o755);
 
+// the runner and the header reader as single files (bundle-engine.mjs says why); without esbuild the plain modules serve
+const bundled = await bundleEngine(root, dist);
+if (bundled == null) process.stderr.write("build: esbuild is not installed; runners will start from the plain modules (slower to start)\n");
+
 const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
 fs.writeFileSync(path.join(dist, "build-info.json"), `${JSON.stringify({version, built_at_ms: startedAt, built_at: new Date(startedAt).toISOString()}, null, 2)}\n`);
-process.stdout.write(`build: dist/ written in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (${assets} asset file${assets === 1 ? "" : "s"} copied)\n`);
+process.stdout.write(`build: dist/ written in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (${assets} asset file${assets === 1 ? "" : "s"} copied${bundled ? `, node-llama-cpp ${bundled.version} bundled` : ""})\n`);

@@ -143,7 +143,7 @@ async function main() {
     const info = JSON.parse(packed.stdout.slice(json.index))[0];
     const tarball = path.join(work, info.filename);
     const files = info.files.map((f) => f.path);
-    for (const needed of ["dist/cli/zombiecoder.js", "dist/cli/start.js", "dist/runner/main.js", "tasks/provider-setup.yaml", "README.md"])
+    for (const needed of ["dist/cli/zombiecoder.js", "dist/cli/start.js", "dist/runner/main.js", "dist/bundle/runner.js", "tasks/provider-setup.yaml", "README.md"])
         if (!files.includes(needed)) fail(`the package lacks ${needed}: check "files" in package.json`);
     for (const f of files) if (f.startsWith("src/") || f.startsWith("test/")) fail(`the package carries ${f}: only the build belongs in it`);
     step(`packed ${info.filename}: ${files.length} files, ${(info.size / 1024).toFixed(0)} KB (${(info.unpackedSize / 1024).toFixed(0)} KB unpacked)`);
@@ -193,6 +193,11 @@ async function main() {
         const ps = await zc(["ps", "--home", home]);
         if (ps.code !== 0 || !ps.stdout.includes(MODEL)) fail(`zombiecoder ps did not show ${MODEL} loaded (exit ${ps.code}):\n${ps.stdout}${ps.stderr}`);
         step(`zombiecoder ps: ${MODEL} is loaded`);
+
+        const status = await (await fetch(`${url}/runtime/status`, {headers: {"x-api-key": KEY}})).json();
+        const bundle = path.join(pkgDir, "dist", "bundle", "runner.js");
+        if (status.runner?.script !== bundle) fail(`runners start from ${status.runner?.script}, not the bundle ${bundle} (scripts/bundle-engine.mjs)`);
+        step("runners start from the installed package's bundle");
     } catch (err) {
         if (serverErr.trim() !== "") process.stderr.write(`provider stderr:\n${serverErr}\n`);
         throw err;

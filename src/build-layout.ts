@@ -81,6 +81,50 @@ export function nodeEntry(module: string, layout: Layout = currentLayout, root: 
     return {script: path.join(root, "src", ...parts) + ".ts", execArgv: tsxExecArgv()};
 }
 
+/** dist/bundle/bundle.json, written by scripts/bundle-engine.mjs. */
+interface BundleManifest {
+    nodeLlamaCpp: string;
+    bundles: Record<string, string>;
+}
+
+/** The installed node-llama-cpp's version, resolved as the plain build imports it; read, never imported. */
+function installedEngineVersion(root: string): string | null {
+    try {
+        const index = createRequire(path.join(root, "package.json")).resolve("node-llama-cpp");
+        const manifest: unknown = JSON.parse(fs.readFileSync(path.join(path.dirname(path.dirname(index)), "package.json"), "utf8"));
+        const version = (manifest as {version?: unknown}).version;
+        return typeof version === "string" ? version : null;
+    } catch {
+        return null;
+    }
+}
+
+/**
+ * How node starts a module that loads node-llama-cpp (`"runner/main"`, `"registry/header-child"`): in the build, its
+ * single-file bundle from dist/bundle/ (a runner starts ~250 ms sooner and 20 MB smaller: scripts/bundle-engine.mjs)
+ * while the node-llama-cpp installed is the version bundled, otherwise the module as nodeEntry starts it.
+ */
+export function engineEntry(module: string, layout: Layout = currentLayout, root: string = packageRoot): NodeEntry {
+    if (layout === "build") {
+        const dir = path.join(root, "dist", "bundle");
+        const manifest = readJson(path.join(dir, "bundle.json")) as BundleManifest | null;
+        const name = manifest?.bundles?.[module];
+        if (name != null && manifest!.nodeLlamaCpp === installedEngineVersion(root)) {
+            const script = path.join(dir, `${name}.js`);
+            if (fs.existsSync(script)) return {script, execArgv: []};
+        }
+    }
+    return nodeEntry(module, layout, root);
+}
+
+function readJson(file: string): unknown {
+    try {
+        return JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch {
+        return null;
+    }
+}
+
 /** Node's options that make it run TypeScript through tsx (a development dependency: absent from an installed package). */
 export function tsxExecArgv(): string[] {
     return ["--import", tsxLoader()];

@@ -1,6 +1,7 @@
 /** The runtime's own routes: explicit load and unload, pin and unpin, installed models, live status, rescan. */
 import type {FastifyPluginAsync} from "fastify";
 import type {ModelEntry} from "../registry/types.js";
+import {runnerEntry} from "../runtime/runner-entry.js";
 import type {Runtime} from "../runtime/runtime.js";
 import {tagEntry, upstreamTag} from "./ollama/models.js";
 import {nameParam} from "./shared/parse.js";
@@ -72,7 +73,9 @@ export const runtimeApi: FastifyPluginAsync<{runtime: Runtime}> = async (app, {r
                 };
             }),
             memory: {...runtime.manager.memoryBudget(), server_rss_bytes: process.memoryUsage().rss},
-            queue: {max: runtime.config.max_queue, pending: runtime.manager.status().reduce((a, s) => a + s.queued, 0)}
+            queue: {max: runtime.config.max_queue, pending: runtime.manager.status().reduce((a, s) => a + s.queued, 0)},
+            // which script a model's runner starts from: the build's bundle, its plain modules, or the source
+            runner: {script: runnerEntry().script}
         };
     });
 

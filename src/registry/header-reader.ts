@@ -7,7 +7,7 @@
  * module imported once on the first read.
  */
 import {fork, type ChildProcess} from "node:child_process";
-import {currentLayout, nodeEntry, type NodeEntry} from "../build-layout.js";
+import {currentLayout, engineEntry, type NodeEntry} from "../build-layout.js";
 import {InvalidGgufError, type HeaderFacts} from "./gguf-header.js";
 
 export type HeaderReading = "in-process" | "child";
@@ -42,7 +42,7 @@ const inProcess: HeaderReader = {read: readInProcess, close: () => undefined};
 
 /** `childEntry` is how node starts the child: `registry/header-child` of this tree unless a test says otherwise. */
 export function createHeaderReader(mode: HeaderReading = defaultHeaderReading(), childEntry?: NodeEntry): HeaderReader {
-    return mode === "child" ? new ChildHeaderReader(childEntry ?? nodeEntry("registry/header-child")) : inProcess;
+    return mode === "child" ? new ChildHeaderReader(childEntry ?? engineEntry("registry/header-child")) : inProcess;
 }
 
 interface Pending {

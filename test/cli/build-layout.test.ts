@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {afterAll, describe, expect, it} from "vitest";
-import {currentLayout, findPackageRoot, layoutOf, nodeEntry, PACKAGE_NAME, packageRoot} from "../../src/build-layout.js";
+import {currentLayout, engineEntry, findPackageRoot, layoutOf, nodeEntry, PACKAGE_NAME, packageRoot} from "../../src/build-layout.js";
 import {runnerEntry} from "../../src/runtime/runner-entry.js";
 import {PROVIDER_VERSION} from "../../src/version.js";
 
@@ -51,7 +51,30 @@ describe("entry points", () => {
 
     it("starts the build's JavaScript with no loader", () => {
         expect(nodeEntry("cli/start", "build", "/opt/zc")).toEqual({script: path.join("/opt/zc", "dist", "cli", "start.js"), execArgv: []});
-        expect(runnerEntry("build")).toEqual({script: path.join(checkout, "dist", "runner", "main.js"), execArgv: []});
+        // the checkout's build bundles the runner (npm ci builds it); without esbuild it is the plain module
+        expect([path.join(checkout, "dist", "bundle", "runner.js"), path.join(checkout, "dist", "runner", "main.js")]).toContain(runnerEntry("build").script);
+        expect(runnerEntry("build").execArgv).toEqual([]);
+    });
+
+    it("starts an engine process from its bundle only while the installed node-llama-cpp is the version bundled", () => {
+        const root = path.join(temp, "bundled");
+        writeJson(path.join(root, "package.json"), {name: PACKAGE_NAME, version: "1.0.0"});
+        const engine = path.join(root, "node_modules", "node-llama-cpp");
+        writeJson(path.join(engine, "package.json"), {name: "node-llama-cpp", version: "3.21.1", main: "dist/index.js"});
+        fs.mkdirSync(path.join(engine, "dist"), {recursive: true});
+        fs.writeFileSync(path.join(engine, "dist", "index.js"), "");
+        const plain = {script: path.join(root, "dist", "runner", "main.js"), execArgv: []};
+        // no bundle built (esbuild was not installed)
+        expect(engineEntry("runner/main", "build", root)).toEqual(plain);
+        writeJson(path.join(root, "dist", "bundle", "bundle.json"), {nodeLlamaCpp: "3.21.1", bundles: {"runner/main": "runner"}});
+        fs.writeFileSync(path.join(root, "dist", "bundle", "runner.js"), "");
+        expect(engineEntry("runner/main", "build", root)).toEqual({script: path.join(root, "dist", "bundle", "runner.js"), execArgv: []});
+        // a module the bundle does not carry, and the source tree, start as nodeEntry starts them
+        expect(engineEntry("registry/header-child", "build", root).script).toBe(path.join(root, "dist", "registry", "header-child.js"));
+        expect(engineEntry("runner/main", "source", root).script).toBe(path.join(root, "src", "runner", "main.ts"));
+        // another node-llama-cpp installed over the one bundled: its JavaScript must come with its binaries
+        writeJson(path.join(engine, "package.json"), {name: "node-llama-cpp", version: "3.22.0", main: "dist/index.js"});
+        expect(engineEntry("runner/main", "build", root)).toEqual(plain);
     });
 
     it("starts the source under tsx's loader, resolved to a file so the working directory does not matter", () => {
