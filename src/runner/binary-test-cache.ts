@@ -14,19 +14,16 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import {KeyedCacheFile, privateCacheFile} from "./private-cache.js";
 
-const FORMAT = 1;
+// 2: entries kept by KeyedCacheFile
+const FORMAT = 2;
 
 /** What node-llama-cpp's test is asked to check: its `start` message's fields. */
 export interface BinaryTestSubject {
     bindingBinaryPath: string;
     extBackendsPath?: string;
     gpu: string | false;
-}
-
-interface CacheFile {
-    format: number;
-    passed: Record<string, {at: string}>;
 }
 
 function fileStamp(file: string): string {
@@ -65,52 +62,25 @@ export function binaryTestKey(subject: BinaryTestSubject): string | null {
     }
 }
 
-/**
- * This user's cache file in the OS's temporary folder (machine-local, as the verdict is), or null where that folder
- * cannot be made private to this user: an entry written by someone else could make a runner skip the test.
- */
+/** This user's cache file (private-cache.ts), or null where none can be kept privately. */
 export function defaultBinaryTestCacheFile(): string | null {
-    try {
-        const uid = process.getuid?.();
-        const who = uid != null ? String(uid) : os.userInfo().username.replace(/[^A-Za-z0-9_.-]/g, "_");
-        const dir = path.join(os.tmpdir(), `zombiecoder-${who}`);
-        fs.mkdirSync(dir, {recursive: true, mode: 0o700});
-        const st = fs.statSync(dir);
-        if (uid != null && (st.uid !== uid || (st.mode & 0o022) !== 0)) return null;
-        return path.join(dir, "binary-tests.json");
-    } catch {
-        return null;
-    }
+    return privateCacheFile("binary-tests.json");
 }
 
 export class BinaryTestCache {
-    constructor(private readonly file: string) {}
+    private readonly entries: KeyedCacheFile<{at: string}>;
 
-    private read(): CacheFile {
-        try {
-            const data = JSON.parse(fs.readFileSync(this.file, "utf8")) as Partial<CacheFile>;
-            if (data.format === FORMAT && data.passed != null && typeof data.passed === "object") return {format: FORMAT, passed: data.passed};
-        } catch {
-            // missing or unreadable: nothing is known
-        }
-        return {format: FORMAT, passed: {}};
+    constructor(file: string) {
+        this.entries = new KeyedCacheFile(file, FORMAT);
     }
 
     /** Whether a test with this key passed before. */
     passed(key: string): boolean {
-        return Object.hasOwn(this.read().passed, key);
+        return this.entries.get(key) != null;
     }
 
     /** Records a pass; a failure to write only means the test runs again next time. */
     recordPass(key: string): void {
-        try {
-            const data = this.read();
-            data.passed[key] = {at: new Date().toISOString()};
-            const tmp = `${this.file}.${process.pid}.tmp`;
-            fs.writeFileSync(tmp, JSON.stringify(data), {mode: 0o600});
-            fs.renameSync(tmp, this.file);
-        } catch {
-            // read-only or full disk: the cache is an optimisation
-        }
+        this.entries.set(key, {at: new Date().toISOString()});
     }
 }

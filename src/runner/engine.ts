@@ -1,7 +1,7 @@
 import os from "node:os";
 import {randomBytes} from "node:crypto";
 import {
-    getLlama, LlamaChat, LlamaLogLevel,
+    getLlama, getModuleVersion, LlamaChat, LlamaLogLevel,
     type ChatHistoryItem, type ChatModelFunctions, type ChatWrapper, type Llama, type LlamaContext, type LlamaContextSequence,
     type LlamaEmbeddingContext, type LlamaGrammar, type LlamaModel, type Token
 } from "node-llama-cpp";
@@ -20,6 +20,7 @@ import {forceFunctionCall, forcedFunctions, toChatHistory, toFunctions} from "./
 import {GenerationMeter} from "./meter.js";
 import {prefill} from "./prefill.js";
 import {SequencePool, type Sequence} from "./sequences.js";
+import {defaultWrapperMemo} from "./wrapper-memo.js";
 import {ChatWrappers, hasThoughtSegments} from "./wrappers.js";
 import {xmlCallOpening} from "./xml-tools-wrapper.js";
 
@@ -122,7 +123,7 @@ export class Engine {
             // four streams decoded three tokens per batch with node-llama-cpp's own strategy, four with this one
             batching: {itemPrioritizationStrategy: this.gatherer.strategy}
         });
-        this.wrappers = new ChatWrappers(this.model);
+        this.wrappers = new ChatWrappers(this.model, {memo: defaultWrapperMemo(await getModuleVersion()), modelPath: spec.modelPath});
         this.pool = new SequencePool(this.context, spec, this.wrappers.base);
         // a draft model loads with the pool: a bad one must fail this load, not every request after it
         await this.pool.ready;

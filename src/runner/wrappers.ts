@@ -10,6 +10,7 @@ import {
 } from "node-llama-cpp";
 import type {GenerateRequest, ToolDefinition} from "../runtime/protocol.js";
 import {isHarmonyTemplate, thinkingSupport, thoughtBudget, type ThinkingSupport} from "./reasoning.js";
+import type {WrapperMemo} from "./wrapper-memo.js";
 import {isXmlToolTemplate, XmlToolsChatWrapper} from "./xml-tools-wrapper.js";
 
 type CustomSettings = {-readonly [K in keyof NonNullable<ResolveChatWrapperWithModelOptions["customWrapperSettings"]>]: NonNullable<ResolveChatWrapperWithModelOptions["customWrapperSettings"]>[K]};
@@ -42,7 +43,8 @@ export class ChatWrappers {
     readonly thinking: ThinkingSupport | null;
     private readonly cache = new Map<string, ChatWrapper>();
 
-    constructor(private readonly model: LlamaModel) {
+    /** `memo` skips resolveChatWrapper's template search for a file seen before (wrapper-memo.ts). */
+    constructor(private readonly model: LlamaModel, private readonly memo?: {memo: WrapperMemo; modelPath: string}) {
         const template = model.fileInfo.metadata?.tokenizer?.chat_template;
         this.template = typeof template === "string" && template.trim() !== "" ? template : null;
         this.base = this.resolve({});
@@ -55,7 +57,9 @@ export class ChatWrappers {
      * channel from the answer or read a call in the commentary channel.
      */
     private resolve(custom: CustomSettings): ChatWrapper {
-        const wrapper = resolveChatWrapper(this.model, {customWrapperSettings: custom, warningLogs: false});
+        const wrapper = this.memo != null
+            ? this.memo.memo.resolve(this.model, this.memo.modelPath, custom)
+            : resolveChatWrapper(this.model, {customWrapperSettings: custom, warningLogs: false});
         if (wrapper instanceof JinjaTemplateChatWrapper && isHarmonyTemplate(this.template)) return new HarmonyChatWrapper(custom.harmony ?? {});
         return wrapper;
     }
