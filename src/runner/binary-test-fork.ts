@@ -103,6 +103,18 @@ class BinaryTestProcess extends EventEmitter {
     }
 }
 
+/**
+ * The node-llama-cpp versions whose binary-test conversation this module imitates (read in their
+ * bindings/utils/testBindingBinary.js). Another version may talk differently, so its test always runs for real;
+ * whoever upgrades node-llama-cpp re-reads that file and adds the version here (a test names the installed one).
+ */
+export const BINARY_TEST_PROTOCOL_VERSIONS: readonly string[] = ["3.21.1"];
+
+/** The cache to answer node-llama-cpp's binary test from, or null where this version's test must run for real. */
+export function binaryTestCacheFor(engineVersion: string, cache: BinaryTestCache | null): BinaryTestCache | null {
+    return BINARY_TEST_PROTOCOL_VERSIONS.includes(engineVersion) ? cache : null;
+}
+
 /** Runs `load` (getLlama) with node-llama-cpp's binary test answered from `cache` where it can be. */
 export async function withBinaryTestCache<T>(cache: BinaryTestCache | null, load: () => Promise<T>): Promise<T> {
     if (cache == null) return load();

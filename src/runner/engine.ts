@@ -14,7 +14,7 @@ import type {
 import {AnswerStream} from "./answer-stream.js";
 import {BatchGatherer} from "./batch-schedule.js";
 import {BinaryTestCache, defaultBinaryTestCacheFile} from "./binary-test-cache.js";
-import {withBinaryTestCache} from "./binary-test-fork.js";
+import {binaryTestCacheFor, withBinaryTestCache} from "./binary-test-fork.js";
 import {GrammarCache} from "./grammars.js";
 import {forceFunctionCall, forcedFunctions, toChatHistory, toFunctions} from "./history.js";
 import {GenerationMeter} from "./meter.js";
@@ -25,6 +25,17 @@ import {ChatWrappers, hasThoughtSegments} from "./wrappers.js";
 import {xmlCallOpening} from "./xml-tools-wrapper.js";
 
 type Emit = (event: GenerationEvent) => void;
+
+/** Each call returns the whole milliseconds since the previous one (or since the clock was made). */
+function phaseClock(): () => number {
+    let last = performance.now();
+    return () => {
+        const now = performance.now();
+        const ms = Math.round(now - last);
+        last = now;
+        return ms;
+    };
+}
 /** Where the runner's own warnings go (the server's log, through the runner's IPC channel). */
 export type RunnerLog = (level: "debug" | "info" | "warn" | "error", msg: string, data?: Record<string, unknown>) => void;
 type MeterState = ReturnType<LlamaContextSequence["tokenMeter"]["getState"]>;
@@ -95,19 +106,24 @@ export class Engine {
 
     constructor(private readonly log: RunnerLog = () => undefined) {}
 
-    async load(spec: LoadSpec): Promise<LoadedInfo> {
+    /** `startMs`: the process's age when the load message came (its boot and the engine's import). */
+    async load(spec: LoadSpec, startMs = 0): Promise<LoadedInfo> {
         const t0 = performance.now();
+        const mark = phaseClock();
         // the server resolves the default (physical cores) before it starts a runner
         this.threads = spec.threads > 0 ? spec.threads : Math.max(1, os.availableParallelism());
         // node-llama-cpp's binary test forks a process per load (~580 ms); a binary that passed it before skips it
+        const engineVersion = await getModuleVersion();
         const cacheFile = defaultBinaryTestCacheFile();
-        this.llama = await withBinaryTestCache(cacheFile == null ? null : new BinaryTestCache(cacheFile), () => getLlama({
+        this.llama = await withBinaryTestCache(binaryTestCacheFor(engineVersion, cacheFile == null ? null : new BinaryTestCache(cacheFile)), () => getLlama({
             gpu: spec.gpu === "auto" ? "auto" : spec.gpu,
             build: "never",
             maxThreads: this.threads,
             logLevel: (spec.logLevel as LlamaLogLevel | undefined) ?? LlamaLogLevel.error
         }));
+        const engineMs = mark();
         this.model = await this.llama.loadModel({modelPath: spec.modelPath});
+        const modelMs = mark();
         const train = this.model.trainContextSize;
         const contextSize = Math.max(16, spec.contextSize);
         this.context = await this.model.createContext({
@@ -123,7 +139,9 @@ export class Engine {
             // four streams decoded three tokens per batch with node-llama-cpp's own strategy, four with this one
             batching: {itemPrioritizationStrategy: this.gatherer.strategy}
         });
-        this.wrappers = new ChatWrappers(this.model, {memo: defaultWrapperMemo(await getModuleVersion()), modelPath: spec.modelPath});
+        const contextMs = mark();
+        this.wrappers = new ChatWrappers(this.model, {memo: defaultWrapperMemo(engineVersion), modelPath: spec.modelPath});
+        const chatWrapperMs = mark();
         this.pool = new SequencePool(this.context, spec, this.wrappers.base);
         // a draft model loads with the pool: a bad one must fail this load, not every request after it
         await this.pool.ready;
@@ -145,6 +163,7 @@ export class Engine {
             estimateBytes: this.model.memoryUsage?.ram != null ? Number(this.model.size) + Number(this.context.memoryUsage?.ram ?? 0) : Number(this.model.size),
             rssBytes: process.memoryUsage().rss,
             loadMs: performance.now() - t0,
+            phases: {start: Math.round(startMs), engine: engineMs, model: modelMs, context: contextMs, chatWrapper: chatWrapperMs},
             infill,
             embeddingLength: this.model.embeddingVectorSize,
             chatWrapper: this.wrappers.base.wrapperName,

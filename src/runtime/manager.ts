@@ -531,7 +531,7 @@ export class ModelManager {
             this.enterLoaded(record);
             this.emit({type: "loaded", model: entry.name, load_ms: record.loadMs});
             this.logger.info({model: entry.name, load_ms: Math.round(record.loadMs), context_size: info.contextSize, parallel: info.parallel,
-                pid: runner.pid, rss_mb: Math.round(info.rssBytes / MIB), chat_wrapper: info.chatWrapper}, "model loaded");
+                pid: runner.pid, rss_mb: Math.round(info.rssBytes / MIB), chat_wrapper: info.chatWrapper, phases_ms: info.phases}, "model loaded");
         } catch (err) {
             if (isProviderError(err) && err.kind === "does_not_fit") {
                 // the memory check failed again after a victim became busy: nothing was started

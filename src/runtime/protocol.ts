@@ -194,10 +194,23 @@ export interface LoadedInfo {
     estimateBytes: number;
     rssBytes: number;
     loadMs: number;
+    /**
+     * Where the runner's start went, ms: `start` from the process's start to the load message (Node's boot, the
+     * engine's import), then each step of the load. For the log: a slow load says which step was slow.
+     */
+    phases: LoadPhases;
     infill: boolean;
     embeddingLength: number;
     chatWrapper: string;
     gpu: string | false;
+}
+
+export interface LoadPhases {
+    start: number;
+    engine: number;
+    model: number;
+    context: number;
+    chatWrapper: number;
 }
 
 /** What a runner is doing now: which request holds each context sequence. */

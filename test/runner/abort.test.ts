@@ -8,7 +8,7 @@ import fs from "node:fs";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {RunnerProcess} from "../../src/runtime/runner-process.js";
 import {ProviderError} from "../../src/runtime/errors.js";
-import type {GenerateRequest, RunnerStatus} from "../../src/runtime/protocol.js";
+import type {GenerateRequest, LoadedInfo, RunnerStatus} from "../../src/runtime/protocol.js";
 import {addModel, makeHome, removeHome} from "../helpers/home.js";
 import {startTestServer, type TestServer} from "../helpers/server.js";
 import {greedy, modelDir, spec, writeModel} from "./helpers.js";
@@ -32,13 +32,21 @@ const free = (s: RunnerStatus) => s.sequences.every((q) => q.job == null);
 describe("aborting a RunnerProcess generation frees its sequence", () => {
     let remove: () => Promise<void>;
     let runner: RunnerProcess;
+    let loaded: LoadedInfo;
 
     beforeAll(async () => {
         const dir = await modelDir("zc-runner-abort-");
         remove = dir.remove;
         const model = await writeModel(dir.dir, "tiny", {fim: true, contextLength: CONTEXT});
         runner = new RunnerProcess("tiny");
-        await runner.load(spec(model.path, {contextSize: CONTEXT}));
+        loaded = await runner.load(spec(model.path, {contextSize: CONTEXT}));
+    });
+
+    it("says where its start went: the process's start, then each load step, within the load's own time", () => {
+        const {start, ...steps} = loaded.phases;
+        expect(start).toBeGreaterThan(0);
+        for (const ms of Object.values(steps)) expect(ms).toBeGreaterThanOrEqual(0);
+        expect(Object.values(steps).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(Math.ceil(loaded.loadMs) + Object.keys(steps).length);
     });
 
     afterAll(async () => {

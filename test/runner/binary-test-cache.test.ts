@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import {afterEach, beforeEach, describe, expect, it} from "vitest";
 import {BinaryTestCache, binaryTestKey} from "../../src/runner/binary-test-cache.js";
-import {withBinaryTestCache} from "../../src/runner/binary-test-fork.js";
+import {getModuleVersion} from "node-llama-cpp";
+import {BINARY_TEST_PROTOCOL_VERSIONS, binaryTestCacheFor, withBinaryTestCache} from "../../src/runner/binary-test-fork.js";
 
 let dir: string;
 let binary: string;
@@ -102,5 +103,13 @@ describe("withBinaryTestCache", () => {
         // outside withBinaryTestCache a fork is Node's own, whatever the cache holds
         cache.recordPass(binaryTestKey({bindingBinaryPath: binary, gpu: false})!);
         expect(await runBinaryTest(script)).toEqual({passed: true, realPid: true});
+    });
+
+    it("answers from the cache only for node-llama-cpp versions whose test conversation it imitates", async () => {
+        const cache = new BinaryTestCache(cacheFile);
+        expect(binaryTestCacheFor("0.0.1-other", cache)).toBeNull();
+        // an upgrade of node-llama-cpp fails here until testBindingBinary.js is re-read and the version added
+        expect(BINARY_TEST_PROTOCOL_VERSIONS).toContain(await getModuleVersion());
+        expect(binaryTestCacheFor(await getModuleVersion(), cache)).toBe(cache);
     });
 });

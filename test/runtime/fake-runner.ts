@@ -75,7 +75,7 @@ export class FakeRunner implements Runner {
         if (this.behaviourNow().failLoad) throw new Error(this.behaviourNow().failLoad);
         return {
             contextSize: spec.contextSize, trainContextSize: spec.contextSize, parallel: spec.parallel, estimateBytes: 0, rssBytes: 0,
-            loadMs: 1, infill: false, embeddingLength: 8, chatWrapper: "fake", gpu: false
+            loadMs: 1, phases: {start: 0, engine: 0, model: 0, context: 0, chatWrapper: 0}, infill: false, embeddingLength: 8, chatWrapper: "fake", gpu: false
         };
     }
 
