@@ -15,6 +15,7 @@ import type {Logger} from "../log/logger.js";
 import type {Runtime} from "../runtime/runtime.js";
 import {installAuth} from "./auth.js";
 import {installErrorHandlers, sendError} from "./errors.js";
+import {lazyValidators} from "./lazy-validation.js";
 import {installRequestLog} from "./request-log.js";
 
 export interface AppOptions {
@@ -27,13 +28,22 @@ export interface AppOptions {
     downloads?: DownloadManager;
 }
 
+declare module "fastify" {
+    interface FastifyInstance {
+        /** Compiles every route's schema now (they compile on first use); returns how many route schemas there are. */
+        compileRouteSchemas(): number;
+    }
+}
+
 /** Extra plugins mounted next to the API families (downloads, audit). */
 export type AppPlugin = (app: FastifyInstance) => Promise<void>;
 
 /** The HTTP front: thin routes over the runtime, one auth and CORS policy, errors in each family's shape. */
 export async function buildApp(runtime: Runtime, logger: Logger, opts: AppOptions & {extra?: AppPlugin[]} = {}): Promise<FastifyInstance> {
+    const validators = lazyValidators();
     const app = Fastify({
         logger: false,
+        schemaController: {compilersFactory: {buildValidator: validators.buildValidator}},
         bodyLimit: 64 * 1024 * 1024,
         forceCloseConnections: "idle",
         // closing requests get a 503 in their API family's shape (below), not Fastify's own body
@@ -43,6 +53,7 @@ export async function buildApp(runtime: Runtime, logger: Logger, opts: AppOption
         ajv: {customOptions: {coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: true}},
         schemaErrorFormatter: (errors) => new Error(schemaErrorMessage(errors))
     });
+    app.decorate("compileRouteSchemas", () => validators.compileAll());
     // an empty body is "no body", not a parse error (POSTs like /runtime/load send none)
     // Ollama parses every body as JSON whatever its content type (curl -d sends form-urlencoded), so do we
     app.removeAllContentTypeParsers();
