@@ -43,7 +43,7 @@ export async function buildApp(runtime: Runtime, logger: Logger, opts: AppOption
     const validators = lazyValidators();
     const app = Fastify({
         logger: false,
-        schemaController: {compilersFactory: {buildValidator: validators.buildValidator}},
+        schemaController: {compilersFactory: {buildValidator: validators.buildValidator, buildSerializer: validators.buildSerializer}},
         bodyLimit: 64 * 1024 * 1024,
         forceCloseConnections: "idle",
         // closing requests get a 503 in their API family's shape (below), not Fastify's own body

@@ -1,16 +1,19 @@
 /**
- * Fastify's own validator compiler (@fastify/ajv-compiler, the same Ajv options), but each route's schema is compiled
- * on the route's first request instead of at start. Fastify compiles every route's body schema when the server gets
- * ready: ~25 Ajv compilations whose generated code and garbage were ~4 MB of the idle server's RSS, and Ajv with
- * its formats loaded for routes an idle server may never see. The route schemas are constants of this code, not
- * user input, so a mistake in one is a bug a test catches (`compileAll`, test/server/lazy-validation.test.ts),
- * never a start-time problem a user could fix.
+ * Fastify's own schema compilers (@fastify/ajv-compiler, @fastify/fast-json-stringify-compiler, the same options),
+ * loaded and run only when something needs them. Fastify compiles every route's body schema when the server gets
+ * ready: ~20 Ajv compilations whose generated code and garbage were ~4 MB of the idle server's RSS, with Ajv and
+ * its formats loaded for routes an idle server may never see; here each compiles on its route's first request. The
+ * serializer compiler (fast-json-stringify, which loads Ajv too) is loaded for the first route with a response
+ * schema, still at start (no route has one today). The route schemas are constants of this code, not user input,
+ * so a mistake in one is a bug a test catches (`compileAll`, test/server/lazy-validation.test.ts), never a
+ * start-time problem a user could fix.
  */
 import {createRequire} from "node:module";
 import type {FastifyServerOptions} from "fastify";
 
 type CompilersFactory = NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>;
 type ValidatorFactory = NonNullable<CompilersFactory["buildValidator"]>;
+type SerializerFactory = NonNullable<CompilersFactory["buildSerializer"]>;
 type RouteCompiler = ReturnType<ValidatorFactory>;
 type RouteDefinition = Parameters<RouteCompiler>[0];
 type ValidateFunction = ReturnType<RouteCompiler>;
@@ -22,16 +25,28 @@ interface LazyValidate {
 }
 
 export interface LazyValidators {
-    /** For Fastify's `schemaController.compilersFactory.buildValidator`. */
+    /** For Fastify's `schemaController.compilersFactory`. */
     buildValidator: ValidatorFactory;
+    buildSerializer: SerializerFactory;
     /** Compiles every route schema not compiled yet, throwing on the first bad one; returns how many route schemas there are. */
     compileAll(): number;
 }
 
-/** Resolved from fastify's own folder: the compiler is fastify's dependency, not ours, and matches its version. */
-function loadFastifyCompiler(): () => ValidatorFactory {
-    const fromFastify = createRequire(createRequire(import.meta.url).resolve("fastify"));
-    return fromFastify("@fastify/ajv-compiler") as () => ValidatorFactory;
+/** Resolved from fastify's own folder: the compilers are fastify's dependencies, not ours, and match its version. */
+function fromFastify<T>(pkg: string): T {
+    return createRequire(createRequire(import.meta.url).resolve("fastify"))(pkg) as T;
+}
+
+/** Fastify's default serializer factory, made when the first route with a response schema is set up. */
+function lazySerializerFactory(): SerializerFactory {
+    let factory: SerializerFactory | undefined;
+    return ((...setup: Parameters<SerializerFactory>) => {
+        let compiler: ReturnType<SerializerFactory> | undefined;
+        return (route: Parameters<ReturnType<SerializerFactory>>[0]) => {
+            compiler ??= (factory ??= fromFastify<() => SerializerFactory>("@fastify/fast-json-stringify-compiler")())(...setup);
+            return compiler(route);
+        };
+    }) as SerializerFactory;
 }
 
 export function lazyValidators(): LazyValidators {
@@ -40,7 +55,7 @@ export function lazyValidators(): LazyValidators {
     const buildValidator = ((...setup: Parameters<ValidatorFactory>) => {
         // Fastify asks once per plugin context; its factory pools one Ajv per (external schemas, options) as before
         let compiler: RouteCompiler | undefined;
-        const compilerFor = (): RouteCompiler => (compiler ??= (factory ??= loadFastifyCompiler()())(...setup));
+        const compilerFor = (): RouteCompiler => (compiler ??= (factory ??= fromFastify<() => ValidatorFactory>("@fastify/ajv-compiler")())(...setup));
         return (route: RouteDefinition) => {
             let real: ValidateFunction | undefined;
             const compile = (): ValidateFunction => (real ??= compilerFor()(route));
@@ -56,6 +71,7 @@ export function lazyValidators(): LazyValidators {
     }) as ValidatorFactory;
     return {
         buildValidator,
+        buildSerializer: lazySerializerFactory(),
         compileAll() {
             for (const compile of pending) compile();
             return pending.length;

@@ -1,3 +1,4 @@
+import Fastify from "fastify";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {lazyValidators} from "../../src/server/lazy-validation.js";
 import {makeHome, removeHome} from "../helpers/home.js";
@@ -50,5 +51,17 @@ describe("lazyValidators", () => {
         expect(good.errors?.[0]).toMatchObject({instancePath: "/n", keyword: "type"});
         expect(() => bad({})).toThrow(/no-such-type|type/);
         expect(() => lazy.compileAll()).toThrow();
+    });
+
+    it("serializes a route's response schema with Fastify's own compiler", async () => {
+        const lazy = routeCompiler();
+        const app = Fastify({schemaController: {compilersFactory: {buildValidator: lazy.buildValidator, buildSerializer: lazy.buildSerializer}}});
+        app.get("/r", {schema: {response: {200: {type: "object", properties: {n: {type: "integer"}}}}}}, async () => ({n: 2, hidden: "dropped"}));
+        try {
+            const res = await app.inject("/r");
+            expect(res.json()).toEqual({n: 2});
+        } finally {
+            await app.close();
+        }
     });
 });
