@@ -1,0 +1,75 @@
+/**
+ * What the idle server holds (issue #14: the provider with no model loaded, <= 80 MB RSS): packages only some
+ * requests need load on those requests, not at start. The real entry (`src/cli/start.ts`) runs in its own process
+ * with a recorder of every module it loads; after a start, a /health and a clean stop, none of these may be there.
+ */
+import {spawn} from "node:child_process";
+import fs from "node:fs/promises";
+import path from "node:path";
+import {afterAll, beforeAll, describe, expect, it} from "vitest";
+import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
+
+const root = path.resolve(import.meta.dirname, "..", "..");
+const recorder = path.join(import.meta.dirname, "fixtures", "module-recorder.mjs");
+
+/** Each package, and what loads it on demand instead. */
+const LOADED_ON_DEMAND: Record<string, string> = {
+    "typebox": "nothing at run time: the config schema's builder is src/config/schema-builder.ts",
+    "ajv": "a config the quick check does not pass, an output schema, a route's first request",
+    "@fastify/ajv-compiler": "a route's first request (src/server/lazy-validation.ts)",
+    // fastify itself loads fast-json-stringify's serializer module only, for its error bodies
+    "@fastify/fast-json-stringify-compiler": "the first route with a response schema",
+    "prom-client": "the first /metrics scrape"
+    // node-llama-cpp is not listed: run from the source, the registry reads GGUF headers in process (a child in the
+    // build); test/registry/engine-free.test.ts keeps it out of the server's static imports
+};
+
+/** The package a loaded module's path or URL belongs to, or null for node's own and ours. */
+function packageOf(module: string): string | null {
+    const m = /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(decodeURIComponent(module));
+    return m ? m[1]!.replace(/\\/g, "/") : null;
+}
+
+describe("the idle server's modules", () => {
+    let home: string;
+    let loaded: string[];
+    beforeAll(async () => {
+        home = await makeHome("zc-idle-footprint-");
+        await addModel(home, "tiny/tiny-q8_0.gguf");
+        const record = path.join(home, "modules.json");
+        const child = spawn(process.execPath, ["--import", "tsx", "--import", recorder, "src/cli/start.ts", "--home", home], {
+            cwd: root,
+            env: {...process.env, ZOMBIECODER_PORT: "0", ZOMBIECODER_API_KEY: TEST_KEY, ZOMBIECODER_LOG_LEVEL: "warn", MODULE_RECORD_FILE: record},
+            stdio: ["ignore", "pipe", "pipe"]
+        });
+        const exit = new Promise<number | null>((resolve) => child.once("exit", resolve));
+        const url = await new Promise<string>((resolve, reject) => {
+            let out = "";
+            child.stdout!.on("data", (d: Buffer) => {
+                out += d.toString();
+                const m = /listening on (http:\/\/\S+)/.exec(out);
+                if (m) resolve(m[1]!);
+            });
+            void exit.then((code) => reject(new Error(`exited with ${code}: ${out}`)));
+        });
+        expect((await fetch(`${url}/health`)).status).toBe(200);
+        child.kill("SIGTERM");
+        expect(await exit).toBe(0);
+        loaded = JSON.parse(await fs.readFile(record, "utf8")) as string[];
+    }, 60_000);
+    afterAll(async () => removeHome(home));
+
+    it("the recorder sees the packages the server does load", () => {
+        const packages = new Set(loaded.map(packageOf));
+        expect(packages).toContain("fastify");
+        expect(packages).toContain("pino");
+        // ES modules too (typebox is one), through the recorder's hook
+        expect(loaded.some((m) => m.startsWith("file:") && m.endsWith("/src/server/app.ts"))).toBe(true);
+    });
+
+    it("no package an idle server does not need is loaded at start", () => {
+        const packages = new Set(loaded.map(packageOf));
+        const present = Object.keys(LOADED_ON_DEMAND).filter((p) => packages.has(p));
+        expect(present.map((p) => `${p} (belongs to: ${LOADED_ON_DEMAND[p]})`)).toEqual([]);
+    });
+});
