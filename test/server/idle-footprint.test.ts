@@ -1,7 +1,8 @@
 /**
  * What the idle server holds (issue #14: the provider with no model loaded, <= 80 MB RSS): packages only some
- * requests need load on those requests, not at start. The real entry (`src/cli/start.ts`) runs in its own process
- * with a recorder of every module it loads; after a start, a /health and a clean stop, none of these may be there.
+ * requests need load on those requests, not at start, and start-up code is not optimized (src/cli/start.ts). The
+ * real entry runs in its own process with a recorder of every module it loads; after a start, a /health and a clean
+ * stop, none of these may be there, and a function made hot then must be optimized.
  */
 import {spawn} from "node:child_process";
 import fs from "node:fs/promises";
@@ -11,6 +12,7 @@ import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const recorder = path.join(import.meta.dirname, "fixtures", "module-recorder.mjs");
+const tieringProbe = path.join(import.meta.dirname, "fixtures", "tiering-probe.mjs");
 
 /** Each package, and what loads it on demand instead. */
 const LOADED_ON_DEMAND: Record<string, string> = {
@@ -33,13 +35,16 @@ function packageOf(module: string): string | null {
 describe("the idle server's modules", () => {
     let home: string;
     let loaded: string[];
+    let tiering: {optimized: boolean};
     beforeAll(async () => {
         home = await makeHome("zc-idle-footprint-");
         await addModel(home, "tiny/tiny-q8_0.gguf");
         const record = path.join(home, "modules.json");
-        const child = spawn(process.execPath, ["--import", "tsx", "--import", recorder, "src/cli/start.ts", "--home", home], {
+        const tieringRecord = path.join(home, "tiering.json");
+        const nodeArgs = ["--allow-natives-syntax", "--no-concurrent-recompilation", "--import", "tsx", "--import", recorder, "--import", tieringProbe];
+        const child = spawn(process.execPath, [...nodeArgs, "src/cli/start.ts", "--home", home], {
             cwd: root,
-            env: {...process.env, ZOMBIECODER_PORT: "0", ZOMBIECODER_API_KEY: TEST_KEY, ZOMBIECODER_LOG_LEVEL: "warn", MODULE_RECORD_FILE: record},
+            env: {...process.env, ZOMBIECODER_PORT: "0", ZOMBIECODER_API_KEY: TEST_KEY, ZOMBIECODER_LOG_LEVEL: "warn", MODULE_RECORD_FILE: record, TIERING_RECORD_FILE: tieringRecord},
             stdio: ["ignore", "pipe", "pipe"]
         });
         const exit = new Promise<number | null>((resolve) => child.once("exit", resolve));
@@ -56,6 +61,7 @@ describe("the idle server's modules", () => {
         child.kill("SIGTERM");
         expect(await exit).toBe(0);
         loaded = JSON.parse(await fs.readFile(record, "utf8")) as string[];
+        tiering = JSON.parse(await fs.readFile(tieringRecord, "utf8")) as {optimized: boolean};
     }, 60_000);
     afterAll(async () => removeHome(home));
 
@@ -71,5 +77,9 @@ describe("the idle server's modules", () => {
         const packages = new Set(loaded.map(packageOf));
         const present = Object.keys(LOADED_ON_DEMAND).filter((p) => packages.has(p));
         expect(present.map((p) => `${p} (belongs to: ${LOADED_ON_DEMAND[p]})`)).toEqual([]);
+    });
+
+    it("turns V8's optimizing tier back on once the server listens (it is off for the start-up code only)", () => {
+        expect(tiering.optimized).toBe(true);
     });
 });
