@@ -1,10 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
-import {createRequire} from "node:module";
-import type {ErrorObject, ValidateFunction} from "ajv";
+import {Ajv, type ErrorObject} from "ajv";
 import {defaultHome} from "./home.js";
-import {surelyValid} from "./quick-check.js";
 import {configJsonSchema, defaultConfigFile, keyAliases, LOG_LEVELS, type ProviderConfigFile, sectionKeys} from "./schema.js";
 
 /** A configuration problem the user must fix; the message names the file, the key and what is expected. */
@@ -118,19 +116,8 @@ function valueAt(obj: unknown, key: string): unknown {
     return cur;
 }
 
-let validateFile: ValidateFunction | undefined;
-
-/**
- * Ajv, compiled on the first configuration the quick check does not pass: it judges that one and words its errors.
- * Loaded with require so validation stays synchronous; a valid configuration never loads it (quick-check.ts).
- */
-function fileValidator(): ValidateFunction {
-    if (!validateFile) {
-        const {Ajv} = createRequire(import.meta.url)("ajv") as typeof import("ajv");
-        validateFile = new Ajv({allErrors: true, strict: false}).compile(configJsonSchema);
-    }
-    return validateFile;
-}
+const ajv = new Ajv({allErrors: true, strict: false});
+const validateFile = ajv.compile(configJsonSchema);
 
 /** Validates a parsed config object; throws one ConfigError listing every problem. */
 export function validateConfigObject(raw: unknown, file: string): Partial<ProviderConfigFile> {
@@ -145,10 +132,8 @@ export function validateConfigObject(raw: unknown, file: string): Partial<Provid
             delete obj[alias];
         }
     }
-    if (surelyValid(configJsonSchema, obj)) return obj as Partial<ProviderConfigFile>;
-    const validate = fileValidator();
-    if (!validate(obj)) {
-        const lines = (validate.errors ?? []).map((e) => {
+    if (!validateFile(obj)) {
+        const lines = (validateFile.errors ?? []).map((e) => {
             const {key, expected} = describeAjvError(e);
             const got = e.keyword === "additionalProperties" || e.keyword === "required" ? "" : `, got ${JSON.stringify(valueAt(obj, key))}`;
             return `key "${key}": expected ${expected}${got}`;

@@ -6,8 +6,7 @@
  * types below are derived from them, so the two cannot drift. A new module adds its section to
  * `ConfigFileSchema` and its defaults to `defaultConfigFile()`; a test checks that both list the same keys.
  */
-import type {Static, TObject, TSchema} from "typebox";
-import {Type} from "./schema-builder.js";
+import {Type, type Static, type TObject, type TSchema} from "typebox";
 
 type JsonSchema = Record<string, unknown>;
 

@@ -16,8 +16,6 @@ const tieringProbe = path.join(import.meta.dirname, "fixtures", "tiering-probe.m
 
 /** Each package, and what loads it on demand instead. */
 const LOADED_ON_DEMAND: Record<string, string> = {
-    "typebox": "nothing at run time: the config schema's builder is src/config/schema-builder.ts",
-    "ajv": "a config the quick check does not pass, an output schema, a route's first request",
     "@fastify/ajv-compiler": "a route's first request (src/server/lazy-validation.ts)",
     // fastify itself loads fast-json-stringify's serializer module only, for its error bodies
     "@fastify/fast-json-stringify-compiler": "the first route with a response schema",
