@@ -20,6 +20,7 @@
 import fs from "node:fs";
 import {createRequire} from "node:module";
 import path from "node:path";
+import {pathToFileURL} from "node:url";
 
 /** The modules bundled, by their name in dist/ (without extension), and the bundle's name in dist/bundle/. */
 export const ENGINE_BUNDLES = {"runner/main": "runner", "registry/header-child": "header-child"};
@@ -64,7 +65,8 @@ export async function bundleEngine(root, dist) {
     const require = createRequire(path.join(root, "package.json"));
     let esbuild;
     try {
-        esbuild = await import(require.resolve("esbuild"));
+        // a file URL: import() of a bare Windows path (C:\\...) is refused
+        esbuild = await import(pathToFileURL(require.resolve("esbuild")).href);
     } catch {
         return null;
     }
