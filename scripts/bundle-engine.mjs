@@ -65,7 +65,7 @@ export async function bundleEngine(root, dist) {
     const require = createRequire(path.join(root, "package.json"));
     let esbuild;
     try {
-        // a file URL: import() of a bare Windows path (C:\\...) is refused
+        // a file URL: import() refuses a bare Windows path (C:\...)
         esbuild = await import(pathToFileURL(require.resolve("esbuild")).href);
     } catch {
         return null;
