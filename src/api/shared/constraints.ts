@@ -1,25 +1,12 @@
 /** What a request may ask the engine to enforce: output schemas it can honour, tool choices that name real tools. */
-import {createRequire} from "node:module";
-import type {Ajv} from "ajv";
+import {Ajv} from "ajv";
 import {badRequest} from "../../runtime/errors.js";
 import type {ToolChoice, ToolDefinition} from "../../runtime/protocol.js";
 import {unenforcedSchemaKeywords} from "../../runner/schema-keywords.js";
 import type {Body} from "./parse.js";
 
-let ajv: Ajv | undefined;
-
-/**
- * Made on the first request with an output schema, not at start: an idle server need not hold Ajv (~2 MB). Loaded with
- * require because the check is synchronous.
- */
-function schemaChecker(): Ajv {
-    if (!ajv) {
-        const {Ajv: AjvClass} = createRequire(import.meta.url)("ajv") as typeof import("ajv");
-        // formats are checked by our own keyword policy, so Ajv must not warn about the ones it does not know
-        ajv = new AjvClass({strict: false, allErrors: false, validateSchema: true, validateFormats: false, logger: false});
-    }
-    return ajv;
-}
+// formats are checked by our own keyword policy, so Ajv must not warn about the ones it does not know
+const ajv = new Ajv({strict: false, allErrors: false, validateSchema: true, validateFormats: false, logger: false});
 
 /**
  * The structured-output schema policy, shared by Ollama's `format` and OpenAI's `response_format`: the schema must be
@@ -30,7 +17,7 @@ export function checkOutputSchema(schema: unknown, param: string): Record<string
     if (schema == null || typeof schema !== "object" || Array.isArray(schema))
         throw badRequest(`${param} must be a JSON schema object`, param);
     try {
-        schemaChecker().compile(schema as Record<string, unknown>);
+        ajv.compile(schema as Record<string, unknown>);
     } catch (err) {
         throw badRequest(`${param} is not a valid JSON schema: ${(err as Error).message}`, param);
     }
