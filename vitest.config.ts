@@ -31,6 +31,7 @@ const UNIT_FILES = [
     "test/registry/engine-free.test.ts",
     "test/registry/resolve.test.ts",
     "test/registry/variants.test.ts",
+    "test/runner/private-cache.test.ts",
     "test/runner/tool-syntax.test.ts",
     "test/runtime/manager.test.ts",
     "test/runtime/model-state.test.ts",

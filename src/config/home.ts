@@ -53,6 +53,20 @@ export function userDataHome(ctx: Omit<HomeContext, "packageRoot">): string {
     return p.join(xdg && p.isAbsolute(xdg) ? xdg : p.join(home, ".local", "share"), "zombiecoder");
 }
 
+/**
+ * The per-user cache folder: `%LOCALAPPDATA%\ZombieCoder\Cache` on Windows, `~/Library/Caches/ZombieCoder` on macOS,
+ * `${XDG_CACHE_HOME:-~/.cache}/zombiecoder` elsewhere. Unlike the OS's temporary folder it survives a restart, so a
+ * service started at boot finds what its runners learnt before (the binary test's verdict, the chat wrappers).
+ */
+export function userCacheDir(ctx: Omit<HomeContext, "packageRoot">): string {
+    const p = pathFor(ctx.platform);
+    if (ctx.platform === "win32") return p.join(userDataHome(ctx), "Cache");
+    const home = envValue(ctx.env, "HOME", ctx.platform) ?? ctx.userHome ?? os.homedir();
+    if (ctx.platform === "darwin") return p.join(home, "Library", "Caches", "ZombieCoder");
+    const xdg = envValue(ctx.env, "XDG_CACHE_HOME", ctx.platform);
+    return p.join(xdg && p.isAbsolute(xdg) ? xdg : p.join(home, ".cache"), "zombiecoder");
+}
+
 /** The default home: the checkout itself, or for an installed package the per-user data folder. */
 export function defaultHome(ctx: HomeContext): string {
     return isInstalledPackage(ctx.packageRoot, ctx.platform) ? userDataHome(ctx) : pathFor(ctx.platform).resolve(ctx.packageRoot);

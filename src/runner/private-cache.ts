@@ -5,23 +5,42 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import {userCacheDir} from "../config/home.js";
 
 /**
- * A file of this user's folder in the OS's temporary folder (machine-local, as the verdicts are), or null where that
- * folder cannot be made private to this user: an entry written by someone else could make a runner skip a check.
+ * Where the caches live: ZOMBIECODER_CACHE_DIR, else the per-user cache folder (userCacheDir: it survives a restart,
+ * where the OS's temporary folder may not), else this user's folder in the OS's temporary folder.
  */
-export function privateCacheFile(name: string): string | null {
+export function defaultCacheDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+    const dirs: string[] = [];
+    if (env.ZOMBIECODER_CACHE_DIR && path.isAbsolute(env.ZOMBIECODER_CACHE_DIR)) dirs.push(env.ZOMBIECODER_CACHE_DIR);
     try {
-        const uid = process.getuid?.();
-        const who = uid != null ? String(uid) : os.userInfo().username.replace(/[^A-Za-z0-9_.-]/g, "_");
-        const dir = path.join(os.tmpdir(), `zombiecoder-${who}`);
-        fs.mkdirSync(dir, {recursive: true, mode: 0o700});
-        const st = fs.statSync(dir);
-        if (uid != null && (st.uid !== uid || (st.mode & 0o022) !== 0)) return null;
-        return path.join(dir, name);
+        dirs.push(userCacheDir({platform: process.platform, env}));
     } catch {
-        return null;
+        // no home folder to be found: the temporary folder below
     }
+    const uid = process.getuid?.();
+    const who = uid != null ? String(uid) : os.userInfo().username.replace(/[^A-Za-z0-9_.-]/g, "_");
+    dirs.push(path.join(os.tmpdir(), `zombiecoder-${who}`));
+    return dirs;
+}
+
+/** `dir` made (or found) private to this user, or false: an entry written by someone else could make a runner skip a check. */
+function privateDir(dir: string): boolean {
+    try {
+        fs.mkdirSync(dir, {recursive: true, mode: 0o700});
+        const uid = process.getuid?.();
+        const st = fs.statSync(dir);
+        return !(uid != null && (st.uid !== uid || (st.mode & 0o022) !== 0));
+    } catch {
+        return false;
+    }
+}
+
+/** A file in the first of `dirs` that is private to this user (machine-local, as the verdicts are), or null. */
+export function privateCacheFile(name: string, dirs: string[] = defaultCacheDirs()): string | null {
+    for (const dir of dirs) if (privateDir(dir)) return path.join(dir, name);
+    return null;
 }
 
 interface EntriesFile<V> {
