@@ -36,6 +36,7 @@ function phaseClock(): () => number {
         return ms;
     };
 }
+
 /** Where the runner's own warnings go (the server's log, through the runner's IPC channel). */
 export type RunnerLog = (level: "debug" | "info" | "warn" | "error", msg: string, data?: Record<string, unknown>) => void;
 type MeterState = ReturnType<LlamaContextSequence["tokenMeter"]["getState"]>;
