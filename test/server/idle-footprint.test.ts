@@ -4,13 +4,12 @@
  * real entry runs in its own process with a recorder of every module it loads; after a start, a /health and a clean
  * stop, none of these may be there, and a function made hot then must be optimized.
  */
-import {spawn} from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
-import {addModel, makeHome, removeHome, TEST_KEY} from "../helpers/home.js";
+import {startCli} from "../helpers/cli-process.js";
+import {addModel, makeHome, removeHome} from "../helpers/home.js";
 
-const root = path.resolve(import.meta.dirname, "..", "..");
 const recorder = path.join(import.meta.dirname, "fixtures", "module-recorder.mjs");
 const tieringProbe = path.join(import.meta.dirname, "fixtures", "tiering-probe.mjs");
 
@@ -39,21 +38,10 @@ describe("the idle server's modules", () => {
         await addModel(home, "tiny/tiny-q8_0.gguf");
         const record = path.join(home, "modules.json");
         const tieringRecord = path.join(home, "tiering.json");
-        const nodeArgs = ["--allow-natives-syntax", "--no-concurrent-recompilation", "--import", "tsx", "--import", recorder, "--import", tieringProbe];
-        const child = spawn(process.execPath, [...nodeArgs, "src/cli/start.ts", "--home", home], {
-            cwd: root,
-            env: {...process.env, ZOMBIECODER_PORT: "0", ZOMBIECODER_API_KEY: TEST_KEY, ZOMBIECODER_LOG_LEVEL: "warn", MODULE_RECORD_FILE: record, TIERING_RECORD_FILE: tieringRecord},
-            stdio: ["ignore", "pipe", "pipe"]
-        });
-        const exit = new Promise<number | null>((resolve) => child.once("exit", resolve));
-        const url = await new Promise<string>((resolve, reject) => {
-            let out = "";
-            child.stdout!.on("data", (d: Buffer) => {
-                out += d.toString();
-                const m = /listening on (http:\/\/\S+)/.exec(out);
-                if (m) resolve(m[1]!);
-            });
-            void exit.then((code) => reject(new Error(`exited with ${code}: ${out}`)));
+        const {child, url, exit} = await startCli(home, {
+            nodeArgs: ["--allow-natives-syntax", "--no-concurrent-recompilation"],
+            imports: [recorder, tieringProbe],
+            env: {MODULE_RECORD_FILE: record, TIERING_RECORD_FILE: tieringRecord}
         });
         expect((await fetch(`${url}/health`)).status).toBe(200);
         child.kill("SIGTERM");

@@ -1,32 +1,11 @@
-import {spawn, type ChildProcess} from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import {afterAll, beforeAll, describe, expect, it} from "vitest";
 import {checkKeySafety} from "../../src/server/serve.js";
 import {silentLogger} from "../../src/log/logger.js";
+import {startCli} from "../helpers/cli-process.js";
 import {addModel, ENDLESS, makeHome, removeHome, testConfig, TEST_KEY} from "../helpers/home.js";
 
-const root = path.resolve(import.meta.dirname, "..", "..");
-
-/** The real CLI entry in its own process, as `npm start` runs it. */
-async function startCli(home: string): Promise<{child: ChildProcess; url: string; exit: Promise<number | null>}> {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/start.ts", "--home", home], {
-        cwd: root,
-        env: {...process.env, ZOMBIECODER_PORT: "0", ZOMBIECODER_API_KEY: TEST_KEY, ZOMBIECODER_LOG_LEVEL: "warn"},
-        stdio: ["ignore", "pipe", "pipe"]
-    });
-    const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout!.on("data", (d: Buffer) => {
-            out += d.toString();
-            const m = /listening on (http:\/\/\S+)/.exec(out);
-            if (m) resolve(m[1]!);
-        });
-        void exit.then((code) => reject(new Error(`exited with ${code}: ${out}`)));
-    });
-    return {child, url, exit};
-}
 
 /** Polls /runtime/status until the one model has a request in its runner; returns the runner's PID. */
 async function runningRunner(url: string): Promise<number | null> {
